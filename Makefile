@@ -1,0 +1,78 @@
+# Build, run, test and benchmark gowsgi on Debian. Each target first installs the Debian
+# packages it needs that are missing, so a fresh machine needs only `make run` or `make test`.
+
+# Go from PATH when there is one, else from its usual install location.
+export PATH := $(PATH):/usr/local/go/bin
+# pyembed is cgo: without a C compiler Go would quietly build without it and fail later.
+export CGO_ENABLED := 1
+
+# Debian packages: what compiling needs (cgo against pkg-config's python3-embed), what running
+# and testing the examples needs, and what only the benchmark needs.
+BUILD_PACKAGES := pkg-config gcc python3-dev
+RUN_PACKAGES := python3-flask python3-django python3-gevent python3-pytest python3-requests \
+	python3-venv curl
+BENCH_PACKAGES := wrk gunicorn uwsgi uwsgi-plugin-python3
+
+# The interpreter gowsgi embeds: the one pkg-config's python3-embed describes, so that the tests
+# and the benchmark see the same site-packages as gowsgi, never whichever python3 is first on
+# PATH. Expanded only when used, after the deps targets have installed pkg-config.
+PYTHON ?= $(shell version=$$(pkg-config --modversion python3-embed 2>/dev/null) \
+	&& echo "$$(pkg-config --variable=exec_prefix python3-embed)/bin/python$$version" \
+	|| echo /usr/bin/python3)
+
+# Extra options for bench/bench.py, e.g. make bench BENCH_FLAGS="--duration 5 --only gowsgi".
+BENCH_FLAGS ?=
+
+# apt_install installs those of the named Debian packages that are not installed, with one
+# `apt-get update` before, and does nothing when all are there. pkg-config counts as there when
+# the command is, whichever package provides it.
+define apt_install
+	@missing=""; \
+	for package in $(1); do \
+		if [ "$$package" = pkg-config ] && command -v pkg-config >/dev/null 2>&1; then continue; fi; \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q "install ok installed" \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+		$$sudo apt-get update -q \
+			&& $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+endef
+
+.DEFAULT_GOAL := build
+.PHONY: go-check build-deps deps bench-deps build run test bench clean
+
+go-check:
+	@command -v go >/dev/null 2>&1 || { \
+		echo "make: Go 1.26 is needed: install it in /usr/local/go or put go on PATH" >&2; exit 1; }
+
+build-deps: go-check
+	$(call apt_install,$(BUILD_PACKAGES))
+
+deps: go-check
+	$(call apt_install,$(BUILD_PACKAGES) $(RUN_PACKAGES))
+
+bench-deps: go-check
+	$(call apt_install,$(BUILD_PACKAGES) $(RUN_PACKAGES) $(BENCH_PACKAGES))
+
+build: build-deps
+	go build -o bin/gowsgi ./cmd/gowsgi
+
+run: deps build
+	cd examples/flask-hello && ../../bin/gowsgi app:app -b 127.0.0.1:8000
+
+test: deps build
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
+		echo "gofmt -l: these files need gofmt -w:" >&2; echo "$$unformatted" >&2; exit 1; fi
+	go vet ./...
+	go test ./...
+	$(PYTHON) -m pytest tests
+
+bench: bench-deps build
+	$(PYTHON) bench/bench.py $(BENCH_FLAGS)
+
+clean:
+	rm -rf bin .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,333 @@
+"""Benchmark gowsgi against gunicorn (sync and gthread) and uWSGI, in one run, on one machine.
+
+For each app and each server, one after another: start the server with the same number of worker
+processes on a free loopback port, wait until it answers, warm it up, then load it with wrk and
+read throughput, latency and the CPU time the server spent per request. Run with the Python that
+gowsgi embeds (make bench does), so that every server imports the same Flask.
+"""
+
+import argparse
+import http.client
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOWSGI = REPO / "bin" / "gowsgi"
+UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
+SERVERS = ("gowsgi", "gunicorn-sync", "gunicorn-gthread", "uwsgi")
+GTHREAD_THREADS = 2
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class App:
+    directory: Path
+    module: str
+    callable: str
+    expected_body: bytes
+    needs_module: str = ""
+
+    @property
+    def spec(self):
+        return f"{self.module}:{self.callable}"
+
+
+APPS = {
+    "hello": App(REPO / "bench", "hello", "application", b"Hello, World!"),
+    "flask": App(REPO / "examples" / "flask-hello", "app", "app", b"Hello world!", "flask"),
+}
+
+
+@dataclass
+class Result:
+    server: str
+    app: str
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    cpu_us_per_request: float = 0.0
+    errors: int = 0
+    closed_connections: int = 0
+    failure: str = ""
+
+
+class ServerFailed(Exception):
+    pass
+
+
+def server_command(server, app, port, workers):
+    bind = f"127.0.0.1:{port}"
+    gunicorn = [sys.executable, "-m", "gunicorn", app.spec, "-b", bind, "-w", str(workers)]
+    if server == "gowsgi":
+        return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers)]
+    if server == "gunicorn-sync":
+        return gunicorn
+    if server == "gunicorn-gthread":
+        return gunicorn + ["-k", "gthread", "--threads", str(GTHREAD_THREADS)]
+    uwsgi = ["uwsgi", "--plugin", "python3", "--http-socket", bind, "--master", "--die-on-term",
+             "--disable-logging", "--processes", str(workers)]
+    if app.module == "hello":
+        return uwsgi + ["--wsgi-file", "hello.py"]
+    return uwsgi + ["--module", app.spec]
+
+
+def missing_servers():
+    """Maps each server that cannot run here to the reason, saying what to install."""
+    missing = {}
+    if not os.access(GOWSGI, os.X_OK):
+        missing["gowsgi"] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
+    if importlib.util.find_spec("gunicorn") is None:
+        reason = f"gunicorn is not installed for {sys.executable}: apt-get install gunicorn"
+        missing["gunicorn-sync"] = missing["gunicorn-gthread"] = reason
+    if shutil.which("uwsgi") is None or not UWSGI_PYTHON_PLUGIN.exists():
+        missing["uwsgi"] = "uWSGI or its Python 3 plugin is missing: apt-get install uwsgi uwsgi-plugin-python3"
+    return missing
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningServer:
+    """A server in its own process group, so that stopping it stops every process it started."""
+
+    def __init__(self, argv, cwd, log):
+        self.process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self):
+        """Stops the server as an operator would, with TERM to its master, then kills whatever
+        is left of its process group."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+    def wait_until_serving(self, port, expected_body, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"exited with code {self.process.returncode} before serving")
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                body = response.read()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            finally:
+                connection.close()
+            if response.status != 200 or expected_body not in body:
+                raise ServerFailed(f"answered {response.status} {body[:80]!r}")
+            return
+        raise ServerFailed(f"did not answer within {timeout} s")
+
+    def cpu_ticks(self):
+        """User plus system time of the server and all its descendants, in clock ticks.
+
+        Read while the server runs: a live process's own time is only in its own /proc entry,
+        and reaches its parent's cutime/cstime when the parent reaps it. Summing utime, stime,
+        cutime and cstime over the live tree counts every process exactly once, including
+        workers that died and were reaped between two readings.
+        """
+        children, ticks = {}, {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2:].split()
+            pid, parent = int(entry.name), int(fields[1])
+            children.setdefault(parent, []).append(pid)
+            ticks[pid] = sum(int(value) for value in fields[11:15])
+        total, pending = 0, [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            total += ticks.get(pid, 0)
+            pending.extend(children.get(pid, ()))
+        return total
+
+
+def run_wrk(url, duration, connections):
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise ServerFailed(f"wrk failed: {completed.stderr.strip() or completed.stdout.strip()}")
+    return completed.stdout
+
+
+TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(output):
+    """Returns (requests, rps, p50 ms, p99 ms, errors, read errors) from wrk --latency output.
+
+    Read errors are apart: a server that closes the connection after each response without
+    saying "Connection: close" (uWSGI's --http-socket does) makes one per request.
+    """
+    def number(pattern):
+        match = re.search(pattern, output, re.MULTILINE)
+        return match.groups() if match else None
+
+    requests = int(number(r"^\s*(\d+) requests in")[0])
+    rps = float(number(r"^Requests/sec:\s*([\d.]+)")[0])
+    p50 = number(r"^\s*50(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\b")
+    p99 = number(r"^\s*99(?:\.000)?%\s+([\d.]+)(us|ms|s|m)\b")
+    connect, read, write, timeout = map(int, number(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)") or (0, 0, 0, 0))
+    non_2xx = number(r"Non-2xx or 3xx responses: (\d+)")
+    errors = connect + write + timeout + (int(non_2xx[0]) if non_2xx else 0)
+    return (requests, rps, float(p50[0]) * TIME_UNITS_MS[p50[1]],
+            float(p99[0]) * TIME_UNITS_MS[p99[1]], errors, read)
+
+
+def benchmark(server, app_name, options, log_directory):
+    app = APPS[app_name]
+    result = Result(server, app_name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log_path = Path(log_directory) / f"{server}-{app_name}.log"
+    with open(log_path, "wb") as log:
+        try:
+            with RunningServer(server_command(server, app, port, options.workers),
+                               app.directory, log) as running:
+                running.wait_until_serving(port, app.expected_body)
+                run_wrk(url, options.warmup, options.connections)
+                before = running.cpu_ticks()
+                output = run_wrk(url, options.duration, options.connections)
+                cpu_seconds = (running.cpu_ticks() - before) / CLOCK_TICKS
+        except ServerFailed as failure:
+            result.failure = str(failure)
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            print(f"  {server} on {app_name} failed: {failure}", *tail, sep="\n    ", flush=True)
+            return result
+    (requests, result.rps, result.p50_ms, result.p99_ms, result.errors,
+     result.closed_connections) = parse_wrk(output)
+    result.cpu_us_per_request = cpu_seconds * 1e6 / requests if requests else 0.0
+    return result
+
+
+def print_table(results):
+    print()
+    print(f"{'server':<18}{'app':<7}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
+          f"{'errors':>8}{'read err':>10}")
+    for r in results:
+        if r.failure:
+            print(f"{r.server:<18}{r.app:<7}  failed: {r.failure}")
+            continue
+        print(f"{r.server:<18}{r.app:<7}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+              f"{r.cpu_us_per_request:>12.1f}{r.errors:>8}{r.closed_connections:>10}")
+    print("errors: non-2xx answers and connect, write and timeout errors. read err: connections the\n"
+          "server closed unannounced; one per request is uWSGI --http-socket's normal way, no fault.")
+
+
+def print_ratios(results):
+    measured = {(r.server, r.app): r for r in results if not r.failure}
+    lines = []
+    for app in APPS:
+        gowsgi = measured.get(("gowsgi", app))
+        for other in SERVERS[1:]:
+            baseline = measured.get((other, app))
+            if gowsgi is None or baseline is None or not baseline.rps:
+                continue
+            cpu = (gowsgi.cpu_us_per_request / baseline.cpu_us_per_request
+                   if baseline.cpu_us_per_request else float("nan"))
+            lines.append(f"  {app:<6} gowsgi / {other:<17} rps {gowsgi.rps / baseline.rps:5.2f}x"
+                         f"   CPU/req {cpu:5.2f}x")
+    if lines:
+        print("\nratios (gowsgi / other): rps higher is better, CPU/req lower is better")
+        print(*lines, sep="\n")
+
+
+def name_list(choices):
+    def parse(text):
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(unknown)}; choose from {', '.join(choices)}")
+        return names
+    return parse
+
+
+def parse_arguments():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of measured load (10)")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring (2)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per server (2)")
+    parser.add_argument("--only", type=name_list(SERVERS), action="extend", metavar="SERVER",
+                        help=f"servers to run, comma-separated or repeated: {', '.join(SERVERS)}")
+    parser.add_argument("--apps", type=name_list(tuple(APPS)), action="extend", metavar="APP",
+                        help=f"apps to serve, comma-separated or repeated: {', '.join(APPS)}")
+    return parser.parse_args()
+
+
+def stop_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main():
+    options = parse_arguments()
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is not installed: apt-get install wrk (or make bench-deps)")
+    servers = options.only or list(SERVERS)
+    apps = options.apps or list(APPS)
+    for server, reason in missing_servers().items():
+        if server in servers:
+            print(f"skipping {server}: {reason}")
+            servers.remove(server)
+    for app in list(apps):
+        needed = APPS[app].needs_module
+        if needed and importlib.util.find_spec(needed) is None:
+            print(f"skipping the {app} app: {needed} is not installed for {sys.executable}")
+            apps.remove(app)
+    print(f"wrk -t1 -c{options.connections} -d{options.duration}s after a {options.warmup} s warm-up;"
+          f" {options.workers} workers each; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gowsgi-bench-") as log_directory:
+        for app in apps:
+            for server in servers:
+                print(f"  {server} on {app} ...", flush=True)
+                results.append(benchmark(server, app, options, log_directory))
+                time.sleep(1)
+    print_table(results)
+    print_ratios(results)
+    if any(r.failure for r in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("\nbench: interrupted; every server it started is stopped")

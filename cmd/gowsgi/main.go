@@ -1,0 +1,77 @@
+// Command gowsgi serves a Python WSGI application with gunicorn's command line. The same binary
+// is the master, which supervises, and each worker, which the master starts by re-executing it
+// with GOWSGI_WORKER_ID set.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	"gowsgi/config"
+	"gowsgi/master"
+	"gowsgi/worker"
+)
+
+// version is gowsgi's release, replaced at build time with -ldflags "-X main.version=…".
+var version = "0.1.0"
+
+// isWorker says whether the master started this process as a worker.
+var isWorker = os.Getenv(master.WorkerIDEnv) != ""
+
+func init() {
+	// A worker initialises Python on the main goroutine, which must stay on the process's main
+	// thread; locking here, before main runs, keeps the runtime from moving it.
+	if isWorker {
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	cfg, err := config.Parse(os.Args[1:], os.Getenv)
+	switch {
+	case errors.Is(err, config.ErrHelp):
+		fmt.Print(config.Usage())
+		return 0
+	case errors.Is(err, config.ErrVersion):
+		fmt.Printf("gowsgi %s\n%s\n", version, worker.PythonDescription())
+		return 0
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
+		if isWorker {
+			// The master checked this command line already, so something changed under it
+			// (a directory removed); respawning would fail the same way.
+			return worker.ExitBootError
+		}
+		return 2
+	}
+	if !isWorker {
+		return master.Run(cfg, version)
+	}
+	listeners, err := inheritedListeners(os.Getenv(master.ListenFDsEnv))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
+		return worker.ExitBootError
+	}
+	return worker.Run(cfg, listeners)
+}
+
+// inheritedListeners wraps the listening sockets the master passed as descriptors 3, 4, ….
+func inheritedListeners(count string) ([]*os.File, error) {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("%s=%q: expected the number of inherited sockets", master.ListenFDsEnv, count)
+	}
+	files := make([]*os.File, n)
+	for i := range files {
+		fd := master.FirstListenFD + i
+		files[i] = os.NewFile(uintptr(fd), "listener-"+strconv.Itoa(fd))
+	}
+	return files, nil
+}

@@ -1,0 +1,47 @@
+// Package config holds the settings that the master and every worker share. Workers are the
+// same binary re-executed with the same command line, so both sides build their Config with Parse.
+package config
+
+// Config is the resolved configuration, with gunicorn's meaning for each field.
+type Config struct {
+	// App is the application spec: "module:variable", "module" or "module:factory(args)".
+	App AppSpec
+	// Binds are the addresses to listen on ("127.0.0.1:8000", "[::1]:8000").
+	Binds []string
+	// Workers is the number of worker processes.
+	Workers int
+	// WorkerClass is "sync" or "gthread"; sync with Threads > 1 is resolved to gthread.
+	WorkerClass string
+	// Threads is the number of Python threads serving requests in one worker.
+	Threads int
+	// Chdir is the directory the app is loaded from; it is first on sys.path.
+	Chdir string
+	// PythonPath are extra directories for sys.path, after Chdir.
+	PythonPath []string
+	// Virtualenv is the virtualenv to run in ("" when none), from --virtualenv or VIRTUAL_ENV.
+	Virtualenv string
+
+	LimitRequestLine      int
+	LimitRequestFields    int
+	LimitRequestFieldSize int
+	// Sendfile is false with --no-sendfile.
+	Sendfile bool
+	// Keepalive is the idle keep-alive time in seconds.
+	Keepalive int
+	// GracefulTimeout is how long a graceful stop waits for in-flight requests, in seconds.
+	GracefulTimeout int
+}
+
+// AppSpec names the WSGI callable.
+type AppSpec struct {
+	// Module is the dotted module name.
+	Module string
+	// Attr is the variable name, or the factory name when Call is set.
+	Attr string
+	// Call is set for "module:factory(...)"; Args holds the literal argument text between the
+	// parentheses, to be evaluated by Python's ast.literal_eval.
+	Call bool
+	Args string
+	// Raw is the spec as the user wrote it, for messages and process titles.
+	Raw string
+}

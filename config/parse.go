@@ -1,0 +1,306 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// ErrHelp and ErrVersion are returned by Parse for -h and -v, so that the caller prints the
+// usage or the version and exits 0 instead of treating them as mistakes.
+var (
+	ErrHelp    = errors.New("help requested")
+	ErrVersion = errors.New("version requested")
+)
+
+// Limits above which gunicorn's parser refuses to go; 0 on the command line means "the most
+// we allow", as it does in gunicorn.
+const (
+	maxRequestLine      = 8190
+	maxRequestFields    = 32768
+	maxRequestFieldSize = 65534
+)
+
+// options holds the command line as typed, before defaults from the environment are applied.
+type options struct {
+	binds           []string
+	workers         numberFlag
+	workerClass     string
+	threads         numberFlag
+	chdir           string
+	pythonPath      string
+	virtualenv      string
+	limitLine       numberFlag
+	limitFields     numberFlag
+	limitFieldSize  numberFlag
+	noSendfile      bool
+	keepalive       numberFlag
+	gracefulTimeout numberFlag
+	version         bool
+	help            bool
+}
+
+// numberFlag is an integer flag that validates itself, so that a bad value is reported in our
+// words rather than with strconv's.
+type numberFlag struct {
+	value    int
+	min      int
+	set      bool
+	fallback int
+}
+
+func (n *numberFlag) Set(text string) error {
+	v, err := strconv.Atoi(text)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	if v < n.min {
+		if n.min == 0 {
+			return errors.New("must not be negative")
+		}
+		return fmt.Errorf("must be at least %d", n.min)
+	}
+	n.value, n.set = v, true
+	return nil
+}
+
+func (n *numberFlag) String() string {
+	if n.set {
+		return strconv.Itoa(n.value)
+	}
+	return strconv.Itoa(n.fallback)
+}
+
+func (n *numberFlag) Type() string { return "int" }
+
+func (n *numberFlag) get() int {
+	if n.set {
+		return n.value
+	}
+	return n.fallback
+}
+
+func newOptions() *options {
+	return &options{
+		workers:         numberFlag{min: 1, fallback: 1},
+		threads:         numberFlag{min: 1, fallback: 1},
+		limitLine:       numberFlag{fallback: 4094},
+		limitFields:     numberFlag{fallback: 100},
+		limitFieldSize:  numberFlag{fallback: 8190},
+		keepalive:       numberFlag{fallback: 2},
+		gracefulTimeout: numberFlag{fallback: 30},
+	}
+}
+
+// flagSet declares gowsgi's flags with gunicorn's spelling. The word in backquotes in a usage
+// text names the flag's argument; Usage shows it after the flag.
+func (o *options) flagSet() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("gowsgi", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	fs.StringArrayVarP(&o.binds, "bind", "b", nil,
+		"listen on `ADDRESS`: HOST:PORT, [IPv6]:PORT or HOST; repeatable (default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set)")
+	fs.VarP(&o.workers, "workers", "w", "run `INT` worker processes (default $WEB_CONCURRENCY or 1)")
+	fs.StringVarP(&o.workerClass, "worker-class", "k", "sync",
+		"worker class `NAME`: sync or gthread (default sync)")
+	fs.Var(&o.threads, "threads", "run `INT` Python threads per worker; sync with more than 1 becomes gthread (default 1)")
+	fs.StringVar(&o.chdir, "chdir", "", "load the app from `DIR` (default the current directory)")
+	fs.StringVar(&o.pythonPath, "pythonpath", "", "add `DIRS`, comma-separated, to sys.path")
+	fs.StringVar(&o.virtualenv, "virtualenv", "", "run in the virtualenv at `PATH` (default $VIRTUAL_ENV)")
+	fs.Var(&o.limitLine, "limit-request-line", "refuse request lines over `INT` bytes; 0 means 8190, the most allowed (default 4094)")
+	fs.Var(&o.limitFields, "limit-request-fields", "refuse requests with more than `INT` headers; 0 means 32768, the most allowed (default 100)")
+	fs.Var(&o.limitFieldSize, "limit-request-field_size", "refuse header lines over `INT` bytes; 0 means 65534, the most allowed (default 8190)")
+	fs.BoolVar(&o.noSendfile, "no-sendfile", false, "do not use sendfile for wsgi.file_wrapper")
+	fs.Var(&o.keepalive, "keep-alive", "wait `INT` seconds for the next request on a keep-alive connection (default 2)")
+	fs.Var(&o.gracefulTimeout, "graceful-timeout", "give workers `INT` seconds to finish their requests when stopping (default 30)")
+	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+	return fs
+}
+
+// Parse builds the Config from the command line (without the program name) and the
+// environment. It resolves every default and relative path, so that the master and its workers,
+// which parse the same arguments, agree on everything.
+func Parse(args []string, getenv func(string) string) (*Config, error) {
+	o := newOptions()
+	fs := o.flagSet()
+	if err := fs.Parse(args); err != nil {
+		return nil, describeFlagError(err)
+	}
+	if o.help {
+		return nil, ErrHelp
+	}
+	if o.version {
+		return nil, ErrVersion
+	}
+	cfg := &Config{
+		Threads:               o.threads.get(),
+		LimitRequestLine:      capLimit(o.limitLine.get(), maxRequestLine),
+		LimitRequestFields:    capLimit(o.limitFields.get(), maxRequestFields),
+		LimitRequestFieldSize: capLimit(o.limitFieldSize.get(), maxRequestFieldSize),
+		Sendfile:              !o.noSendfile,
+		Keepalive:             o.keepalive.get(),
+		GracefulTimeout:       o.gracefulTimeout.get(),
+	}
+	var err error
+	if cfg.App, err = appFromArgs(fs.Args()); err != nil {
+		return nil, err
+	}
+	cfg.Binds = bindsOrDefault(o.binds, getenv("PORT"))
+	if cfg.Workers, err = workerCount(&o.workers, getenv("WEB_CONCURRENCY")); err != nil {
+		return nil, err
+	}
+	if cfg.WorkerClass, err = workerClass(o.workerClass, cfg.Threads); err != nil {
+		return nil, err
+	}
+	if err := resolvePaths(cfg, o, getenv("VIRTUAL_ENV")); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Usage is the text printed for -h.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("usage: gowsgi [OPTIONS] APP_MODULE\n\n")
+	b.WriteString("Serve the WSGI application APP_MODULE: module:variable, module (meaning\n")
+	b.WriteString("module:application), or module:factory(args) to call a factory.\n\noptions:\n")
+	type row struct{ names, help string }
+	var rows []row
+	width := 0
+	newOptions().flagSet().VisitAll(func(f *pflag.Flag) {
+		names := "    --" + f.Name
+		if f.Shorthand != "" {
+			names = "-" + f.Shorthand + ", --" + f.Name
+		}
+		argument, help := pflag.UnquoteUsage(f)
+		if argument != "" {
+			names += " " + argument
+		}
+		width = max(width, len(names))
+		rows = append(rows, row{names, help})
+	})
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, r.names, r.help)
+	}
+	return b.String()
+}
+
+// describeFlagError turns pflag's message for a bad value into one that names the flag the way
+// a user types it; its other messages (unknown flag, missing argument) are already clear.
+func describeFlagError(err error) error {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		return fmt.Errorf("invalid value %q for %s: %v", invalid.GetValue(), flagLabel(invalid.GetFlag()), invalid.Unwrap())
+	}
+	return err
+}
+
+func flagLabel(f *pflag.Flag) string {
+	if f.Shorthand != "" {
+		return "-" + f.Shorthand + "/--" + f.Name
+	}
+	return "--" + f.Name
+}
+
+func appFromArgs(positional []string) (AppSpec, error) {
+	switch len(positional) {
+	case 0:
+		return AppSpec{}, errors.New("no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)")
+	case 1:
+		return ParseAppSpec(positional[0])
+	default:
+		return AppSpec{}, fmt.Errorf("expected one APP_MODULE, got %d: %s", len(positional), strings.Join(positional, " "))
+	}
+}
+
+func bindsOrDefault(binds []string, port string) []string {
+	switch {
+	case len(binds) > 0:
+		return binds
+	case port != "":
+		return []string{"0.0.0.0:" + port}
+	default:
+		return []string{"127.0.0.1:8000"}
+	}
+}
+
+func workerCount(flag *numberFlag, webConcurrency string) (int, error) {
+	if flag.set || webConcurrency == "" {
+		return flag.get(), nil
+	}
+	fromEnv := *flag
+	if err := fromEnv.Set(webConcurrency); err != nil {
+		return 0, fmt.Errorf("invalid value %q for WEB_CONCURRENCY: %v", webConcurrency, err)
+	}
+	return fromEnv.value, nil
+}
+
+// workerClass also accepts the class paths gunicorn documents, so existing command lines work.
+func workerClass(name string, threads int) (string, error) {
+	switch name {
+	case "sync", "gunicorn.workers.sync.SyncWorker":
+		if threads > 1 {
+			return "gthread", nil
+		}
+		return "sync", nil
+	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
+		return "gthread", nil
+	case "gevent", "gunicorn.workers.ggevent.GeventWorker":
+		return "", errors.New("worker class gevent is not available in this version")
+	}
+	return "", fmt.Errorf("invalid value %q for -k/--worker-class: choose sync or gthread", name)
+}
+
+func capLimit(value, most int) int {
+	if value == 0 || value > most {
+		return most
+	}
+	return value
+}
+
+// resolvePaths makes --chdir, --pythonpath and the virtualenv absolute against the current
+// directory and checks that they exist, so a typo is reported before any worker starts.
+func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("cannot read the current directory: %v", err)
+	}
+	cfg.Chdir = cwd
+	if o.chdir != "" {
+		cfg.Chdir = absolute(cwd, o.chdir)
+		if info, err := os.Stat(cfg.Chdir); err != nil || !info.IsDir() {
+			return fmt.Errorf("invalid value %q for --chdir: %s is not a directory", o.chdir, cfg.Chdir)
+		}
+	}
+	for _, dir := range strings.Split(o.pythonPath, ",") {
+		if dir = strings.TrimSpace(dir); dir != "" {
+			cfg.PythonPath = append(cfg.PythonPath, absolute(cwd, dir))
+		}
+	}
+	source, venv := "--virtualenv", o.virtualenv
+	if venv == "" {
+		source, venv = "VIRTUAL_ENV", virtualEnvVar
+	}
+	if venv == "" {
+		return nil
+	}
+	cfg.Virtualenv = absolute(cwd, venv)
+	if info, err := os.Stat(filepath.Join(cfg.Virtualenv, "pyvenv.cfg")); err != nil || info.IsDir() {
+		return fmt.Errorf("invalid value %q for %s: %s is not a virtualenv (no pyvenv.cfg)", venv, source, cfg.Virtualenv)
+	}
+	return nil
+}
+
+func absolute(cwd, path string) string {
+	if filepath.IsAbs(path) {
+		return filepath.Clean(path)
+	}
+	return filepath.Join(cwd, path)
+}

@@ -1,0 +1,286 @@
+package master
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"gowsgi/config"
+)
+
+// testArbiter runs an arbiter over one loopback socket in the background.
+type testArbiter struct {
+	*arbiter
+	address string
+	markers string
+	// done is closed when run has returned code.
+	done chan struct{}
+	code int
+}
+
+func startArbiter(t *testing.T, workers, gracefulTimeout int, newCommand func(markers string) func() *exec.Cmd) *testArbiter {
+	t.Helper()
+	files, ok := listenAll([]string{"127.0.0.1:0"})
+	if !ok {
+		t.Fatal("cannot listen on 127.0.0.1:0")
+	}
+	probe, err := net.FileListener(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := probe.Addr().String()
+	probe.Close()
+	dir := t.TempDir()
+	cfg := &config.Config{Workers: workers, GracefulTimeout: gracefulTimeout}
+	ta := &testArbiter{arbiter: newArbiter(cfg, newCommand(dir)), address: address, markers: dir, done: make(chan struct{})}
+	ta.listeners = files
+	go func() {
+		ta.code = ta.run()
+		close(ta.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-ta.done:
+		default:
+			ta.signals <- syscall.SIGINT
+			<-ta.done
+		}
+	})
+	return ta
+}
+
+func (ta *testArbiter) waitForWorkers(t *testing.T, n int) []int {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d workers to start", n), 10*time.Second, func() bool {
+		return len(markers(t, ta.markers, "up")) >= n
+	})
+	return markers(t, ta.markers, "up")
+}
+
+func (ta *testArbiter) exitCode(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-ta.done:
+		return ta.code
+	case <-time.After(within):
+		t.Fatalf("the arbiter did not stop within %s", within)
+		return -1
+	}
+}
+
+func serving(markers string) func() *exec.Cmd { return fakeCommand("serve", markers) }
+
+func TestWorkersShareTheSocketAndAreReplacedWhenKilled(t *testing.T) {
+	log := captureLog(t)
+	ta := startArbiter(t, 2, 5, serving)
+	pids := ta.waitForWorkers(t, 2)
+
+	ids := map[string]bool{}
+	for _, pid := range pids {
+		content, err := os.ReadFile(fmt.Sprintf("%s/%d.up", ta.markers, pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[string(content)] = true
+		assertLogged(t, log, fmt.Sprintf("[INFO] Booting worker with pid: %d", pid))
+	}
+	if !ids["1 1"] || !ids["2 1"] {
+		t.Errorf("workers saw %s=ID %s=COUNT as %v, want ids 1 and 2 with 1 socket", WorkerIDEnv, ListenFDsEnv, ids)
+	}
+	conn, err := net.Dial("tcp", ta.address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := bufio.NewReader(conn).ReadString('\n')
+	conn.Close()
+	if pid, _ := strconv.Atoi(answer[:max(0, len(answer)-1)]); !slices.Contains(pids, pid) {
+		t.Errorf("connection answered by %q, want one of the workers %v", answer, pids)
+	}
+
+	victim := pids[0]
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	replacements := ta.waitForWorkers(t, 3)
+	assertLogged(t, log, fmt.Sprintf("[ERROR] Worker (pid:%d) was killed by signal SIGKILL", victim))
+
+	ta.signals <- syscall.SIGTERM
+	if code := ta.exitCode(t, 5*time.Second); code != 0 {
+		t.Errorf("exit code after TERM = %d, want 0", code)
+	}
+	for _, pid := range replacements {
+		if pid != victim && !slices.Contains(markers(t, ta.markers, "TERM"), pid) {
+			t.Errorf("worker %d did not get SIGTERM", pid)
+		}
+	}
+	assertLogged(t, log, "[INFO] Handling signal: term", "[INFO] Shutting down: Master")
+}
+
+func TestWorkerThatCannotLoadTheAppStopsTheMaster(t *testing.T) {
+	for code, reason := range map[int]string{ExitWorkerBootError: "Worker failed to boot.", ExitAppLoadError: "App failed to load."} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			log := captureLog(t)
+			started := 0
+			ta := startArbiter(t, 2, 5, func(dir string) func() *exec.Cmd {
+				return func() *exec.Cmd {
+					started++
+					if started == 2 {
+						return fakeCommand("exit:"+strconv.Itoa(code), dir)()
+					}
+					return fakeCommand("serve", dir)()
+				}
+			})
+			if got := ta.exitCode(t, 5*time.Second); got != code {
+				t.Fatalf("exit code = %d, want %d", got, code)
+			}
+			if started != 2 {
+				t.Errorf("%d workers were started, want 2 and no respawn", started)
+			}
+			if len(markers(t, ta.markers, "TERM")) != 1 {
+				t.Errorf("the healthy worker was not sent SIGTERM")
+			}
+			assertLogged(t, log, fmt.Sprintf("exited with code %d: %s", code, reason), "Reason: "+reason)
+		})
+	}
+}
+
+func TestGracefulStopKillsWorkersThatOutstayTheTimeout(t *testing.T) {
+	log := captureLog(t)
+	ta := startArbiter(t, 1, 1, func(dir string) func() *exec.Cmd { return fakeCommand("stubborn", dir) })
+	pid := ta.waitForWorkers(t, 1)[0]
+	began := time.Now()
+	ta.signals <- syscall.SIGTERM
+	if code := ta.exitCode(t, 5*time.Second); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+	if waited := time.Since(began); waited < time.Second {
+		t.Errorf("stopped after %s, before the 1s graceful timeout", waited)
+	}
+	if !processGone(pid) {
+		t.Errorf("stubborn worker %d survived", pid)
+	}
+	assertLogged(t, log, "[WARNING] Killing 1 workers still running after 1s")
+}
+
+func TestQuitAndIntStopQuickly(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGQUIT, syscall.SIGINT} {
+		t.Run(signalName(sig), func(t *testing.T) {
+			log := captureLog(t)
+			ta := startArbiter(t, 2, 30, serving)
+			pids := ta.waitForWorkers(t, 2)
+			ta.signals <- sig
+			if code := ta.exitCode(t, 3*time.Second); code != 0 {
+				t.Errorf("exit code = %d, want 0", code)
+			}
+			if got := markers(t, ta.markers, "QUIT"); len(got) != len(pids) {
+				t.Errorf("workers that got SIGQUIT: %v, want %v", got, pids)
+			}
+			assertLogged(t, log, "[INFO] Handling signal: "+shortSignalName(sig), "[INFO] Shutting down: Master")
+		})
+	}
+}
+
+func TestWorkersDyingYoungAreRespawnedWithIncreasingDelay(t *testing.T) {
+	log := captureLog(t)
+	ta := startArbiter(t, 1, 5, func(dir string) func() *exec.Cmd { return fakeCommand("exit:1", dir) })
+	// Each fake worker lives 0.3s; delays of 0.25, 0.5 and 1s put the fourth start near 2.1s.
+	time.Sleep(2 * time.Second)
+	started := len(markers(t, ta.markers, "up"))
+	if started < 2 || started > 4 {
+		t.Errorf("%d workers started in 2s, want 2 to 4", started)
+	}
+	assertLogged(t, log, "exited with code 1", "waiting 250ms before starting another", "waiting 500ms before starting another")
+	ta.signals <- syscall.SIGTERM
+	if code := ta.exitCode(t, 5*time.Second); code != 0 {
+		t.Errorf("exit code = %d, want 0", code)
+	}
+}
+
+func TestTTINAndTTOUChangeTheNumberOfWorkers(t *testing.T) {
+	captureLog(t)
+	ta := startArbiter(t, 1, 5, serving)
+	first := ta.waitForWorkers(t, 1)[0]
+	ta.signals <- syscall.SIGTTIN
+	ta.waitForWorkers(t, 2)
+	ta.signals <- syscall.SIGTTOU
+	waitFor(t, "the oldest worker to be told to stop", 5*time.Second, func() bool {
+		return slices.Contains(markers(t, ta.markers, "TERM"), first)
+	})
+	ta.signals <- syscall.SIGTTOU // never below one worker
+	time.Sleep(500 * time.Millisecond)
+	if up, stopped := len(markers(t, ta.markers, "up")), len(markers(t, ta.markers, "TERM")); up != 2 || stopped != 1 {
+		t.Errorf("after TTIN, TTOU, TTOU: %d started and %d stopped, want 2 and 1", up, stopped)
+	}
+}
+
+func TestHUPDoesNotStopTheMaster(t *testing.T) {
+	log := captureLog(t)
+	ta := startArbiter(t, 1, 5, serving)
+	ta.waitForWorkers(t, 1)
+	ta.signals <- syscall.SIGHUP
+	waitFor(t, "the HUP warning", 5*time.Second, func() bool {
+		return bytes.Contains([]byte(log.String()), []byte("SIGHUP ignored"))
+	})
+	select {
+	case <-ta.done:
+		t.Fatalf("the master stopped with %d on HUP", ta.code)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if stopped := markers(t, ta.markers, "TERM"); len(stopped) != 0 {
+		t.Errorf("workers %v were stopped on HUP", stopped)
+	}
+}
+
+// TestMasterProcess runs a whole master process: real signal delivery, and no worker outliving
+// a master killed with SIGKILL.
+func TestMasterProcess(t *testing.T) {
+	start := func(t *testing.T) (*exec.Cmd, string, *logBuffer) {
+		dir := t.TempDir()
+		log := &logBuffer{}
+		master := exec.Command(os.Args[0], "-test.run=^$")
+		master.Env = append(os.Environ(), fakeMasterEnv+"=2", markerDirEnv+"="+dir)
+		master.Stderr = log
+		if err := master.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = master.Process.Kill(); _ = master.Wait() })
+		waitFor(t, "2 workers", 10*time.Second, func() bool { return len(markers(t, dir, "up")) == 2 })
+		return master, dir, log
+	}
+	t.Run("TERM", func(t *testing.T) {
+		master, dir, log := start(t)
+		if err := master.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := master.Wait(); err != nil {
+			t.Errorf("master ended with %v, want exit 0", err)
+		}
+		if stopped := markers(t, dir, "TERM"); len(stopped) != 2 {
+			t.Errorf("workers that got SIGTERM: %v, want both", stopped)
+		}
+		pattern := `(?m)^\[[-0-9: +]+\] \[\d+\] \[INFO\] Listening at: http://127\.0\.0\.1:\d+ \(\d+\)$`
+		if !regexp.MustCompile(pattern).MatchString(log.String()) {
+			t.Errorf("no Listening at line in:\n%s", log)
+		}
+		assertLogged(t, log, "[INFO] Starting gowsgi test", "[INFO] Using worker: sync", "[INFO] Handling signal: term")
+	})
+	t.Run("KILL", func(t *testing.T) {
+		master, dir, _ := start(t)
+		if err := master.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = master.Wait()
+		for _, pid := range markers(t, dir, "up") {
+			waitFor(t, fmt.Sprintf("worker %d to die with its master", pid), 5*time.Second, func() bool { return processGone(pid) })
+		}
+	})
+}

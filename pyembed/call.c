@@ -1,0 +1,469 @@
+/* One WSGI request in flight: the environ built in one pass from the buffer Go packed, the
+ * start_response callable, and the steps of the response that Go writes between calls. */
+#include "pyembed.h"
+#include <string.h>
+#include <stdlib.h>
+
+struct gw_call {
+    PyObject_HEAD
+    uintptr_t io;        /* Go's side of the request; 0 once the request is over */
+    PyObject *input;
+    PyObject *status;    /* what start_response stored */
+    PyObject *headers;
+    int changed;         /* stored since Go last saw them */
+    int sent;            /* a body byte (and so the header) was handed to Go */
+    PyObject *result;    /* the app's iterable */
+    PyObject *iter;      /* its iterator, unless result is a list or tuple */
+    Py_ssize_t pos;      /* next item of a list or tuple result */
+    PyObject *chunk;     /* the bytes Go is writing now */
+    PyObject *write;
+    char *head;          /* packed header for Go */
+    Py_ssize_t head_cap;
+};
+
+/* Environ keys Go refers to by index; the order matches environKeys in environ.go. */
+static const char *const key_names[] = {
+    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+    "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR",
+    "REMOTE_PORT", "RAW_URI", "wsgi.url_scheme",
+    "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING",
+    "HTTP_ACCEPT_LANGUAGE", "HTTP_CONNECTION", "HTTP_COOKIE", "HTTP_REFERER",
+    "HTTP_CACHE_CONTROL", "HTTP_ORIGIN", "HTTP_AUTHORIZATION", "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO", "HTTP_X_REQUESTED_WITH", "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_NONE_MATCH", "HTTP_UPGRADE_INSECURE_REQUESTS", "HTTP_PRAGMA", "HTTP_X_REAL_IP",
+};
+#define KEY_COUNT ((int)(sizeof key_names / sizeof key_names[0]))
+#define FIRST_HEADER_KEY 13
+#define LITERAL_KEY 255
+
+static PyTypeObject call_type;
+static PyObject *keys[KEY_COUNT];
+static PyObject *environ_template;
+static PyObject *comma;
+
+int gw_setup_wsgi(int multithread, int multiprocess) {
+    gw_enter();
+    int rc = -1;
+    for (int i = 0; i < KEY_COUNT; i++) {
+        keys[i] = PyUnicode_InternFromString(key_names[i]);
+        if (keys[i] == NULL)
+            goto out;
+    }
+    comma = PyUnicode_InternFromString(",");
+    if (PyType_Ready(&call_type) < 0 || PyType_Ready(&gw_input_type) < 0 ||
+        PyType_Ready(&gw_file_wrapper_type) < 0)
+        goto out;
+    PyObject *errors = PySys_GetObject("stderr");
+    environ_template = Py_BuildValue(
+        "{s(ii)sOsOsOsOsOsOss}", "wsgi.version", 1, 0, "wsgi.errors", errors ? errors : Py_None,
+        "wsgi.multithread", multithread ? Py_True : Py_False, "wsgi.multiprocess",
+        multiprocess ? Py_True : Py_False, "wsgi.run_once", Py_False, "wsgi.input_terminated",
+        Py_True, "wsgi.file_wrapper", (PyObject *)&gw_file_wrapper_type, "SCRIPT_NAME", "");
+    if (environ_template != NULL)
+        rc = 0;
+out:
+    if (rc < 0)
+        PyErr_Print();
+    gw_leave();
+    return rc;
+}
+
+static uint32_t read_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* build_environ reads entries of the form: key index (1 byte; 255 = a literal name follows as
+ * u16 length + bytes), u32 value length, value bytes. Values are latin-1, as PEP 3333 says.
+ * Repeated header keys are joined with ",". */
+static PyObject *build_environ(const char *buf, Py_ssize_t len) {
+    PyObject *env = PyDict_Copy(environ_template);
+    if (env == NULL)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    while (p < end) {
+        int idx = *p++;
+        PyObject *key;
+        if (idx == LITERAL_KEY) {
+            Py_ssize_t n = p[0] | p[1] << 8;
+            key = PyUnicode_DecodeLatin1((const char *)p + 2, n, NULL);
+            p += 2 + n;
+        } else {
+            key = keys[idx];
+            Py_INCREF(key);
+        }
+        Py_ssize_t n = read_u32(p);
+        PyObject *value = PyUnicode_DecodeLatin1((const char *)p + 4, n, NULL);
+        p += 4 + n;
+        if (key == NULL || value == NULL)
+            goto fail;
+        if (idx >= FIRST_HEADER_KEY) {
+            PyObject *prev = PyDict_GetItemWithError(env, key);
+            if (prev != NULL) {
+                PyObject *joined = PyUnicode_Concat(prev, comma);
+                Py_SETREF(joined, joined ? PyUnicode_Concat(joined, value) : NULL);
+                Py_SETREF(value, joined);
+                if (value == NULL)
+                    goto fail;
+            }
+        }
+        int rc = PyDict_SetItem(env, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc < 0)
+            goto fail_env;
+        continue;
+    fail:
+        Py_XDECREF(key);
+        Py_XDECREF(value);
+    fail_env:
+        Py_DECREF(env);
+        return NULL;
+    }
+    return env;
+}
+
+static int is_tchar(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* latin1_text checks that a header text is a str of one-byte characters without control
+ * characters (HTAB aside), so it can go on the wire as it is. */
+static int check_text(PyObject *s, const char *what, int token) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(s)->tp_name);
+        return -1;
+    }
+    if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND) {
+        PyErr_Format(PyExc_ValueError, "%s %R is not latin-1", what, s);
+        return -1;
+    }
+    const unsigned char *d = PyUnicode_1BYTE_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (token && n == 0) {
+        PyErr_Format(PyExc_ValueError, "%s is empty", what);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = d[i];
+        if (token ? !is_tchar(c) : ((c < 0x20 && c != '\t') || c == 0x7f)) {
+            PyErr_Format(PyExc_ValueError, "%s %R contains an invalid character", what, s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_status(PyObject *status) {
+    if (check_text(status, "status", 0) < 0)
+        return -1;
+    const unsigned char *d = PyUnicode_1BYTE_DATA(status);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(status);
+    if (n < 4 || d[0] < '1' || d[0] > '9' || d[1] < '0' || d[1] > '9' || d[2] < '0' ||
+        d[2] > '9' || d[3] != ' ') {
+        PyErr_Format(PyExc_ValueError, "status %R is not a 3-digit code, a space and a reason",
+                     status);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_headers(PyObject *headers) {
+    if (!PyList_Check(headers)) {
+        PyErr_Format(PyExc_TypeError, "headers must be a list, not %.100s",
+                     Py_TYPE(headers)->tp_name);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(headers); i++) {
+        PyObject *h = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2) {
+            PyErr_Format(PyExc_TypeError, "header %R must be a (name, value) tuple", h);
+            return -1;
+        }
+        if (check_text(PyTuple_GET_ITEM(h, 0), "header name", 1) < 0 ||
+            check_text(PyTuple_GET_ITEM(h, 1), "header value", 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int head_append(gw_call *c, Py_ssize_t *len, const void *p, Py_ssize_t n) {
+    if (*len + n > c->head_cap) {
+        Py_ssize_t cap = c->head_cap ? c->head_cap : 512;
+        while (cap < *len + n)
+            cap *= 2;
+        char *h = realloc(c->head, cap);
+        if (h == NULL)
+            return -1;
+        c->head = h;
+        c->head_cap = cap;
+    }
+    memcpy(c->head + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+#define TEXT(s) PyUnicode_1BYTE_DATA(s), PyUnicode_GET_LENGTH(s)
+
+/* pack_head lays out the stored status and headers as "STATUS\r\nName: value\r\n…" for Go.
+ * start_response validated every piece, so the bytes go out as they are. */
+static void pack_head(gw_call *c, gw_step *out) {
+    Py_ssize_t len = 0;
+    head_append(c, &len, TEXT(c->status));
+    head_append(c, &len, "\r\n", 2);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(c->headers); i++) {
+        PyObject *h = PyList_GET_ITEM(c->headers, i);
+        head_append(c, &len, TEXT(PyTuple_GET_ITEM(h, 0)));
+        head_append(c, &len, ": ", 2);
+        head_append(c, &len, TEXT(PyTuple_GET_ITEM(h, 1)));
+        head_append(c, &len, "\r\n", 2);
+    }
+    out->head = c->head;
+    out->head_len = len;
+    c->changed = 0;
+}
+
+static PyObject *call_write(PyObject *self, PyObject *data) {
+    gw_call *c = (gw_call *)self;
+    if (!PyBytes_Check(data))
+        return PyErr_Format(PyExc_TypeError, "write() argument must be bytes, not %.100s",
+                            Py_TYPE(data)->tp_name);
+    if (c->io == 0)
+        return PyErr_Format(PyExc_RuntimeError, "write() called after the response ended");
+    gw_step head = {0};
+    if (!c->sent)
+        pack_head(c, &head);
+    c->sent = 1;
+    Py_INCREF(data);
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = goWSGIWrite(c->io, (char *)head.head, head.head_len, PyBytes_AS_STRING(data),
+                     PyBytes_GET_SIZE(data));
+    Py_END_ALLOW_THREADS
+    Py_DECREF(data);
+    if (rc != 0)
+        return PyErr_Format(PyExc_OSError, "client disconnected");
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef write_def = {"write", call_write, METH_O, "Write body bytes at once."};
+
+static PyObject *start_response(PyObject *self, PyObject *args, PyObject *kw) {
+    static char *names[] = {"status", "headers", "exc_info", NULL};
+    gw_call *c = (gw_call *)self;
+    PyObject *status, *headers, *exc_info = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:start_response", names, &status, &headers,
+                                     &exc_info))
+        return NULL;
+    if (exc_info != Py_None) {
+        if (c->sent) {
+            /* Too late to change the status: the exception goes back to the app, as PEP 3333 says. */
+            if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3)
+                return PyErr_Format(PyExc_TypeError, "exc_info must be a 3-tuple");
+            PyObject *t = PyTuple_GET_ITEM(exc_info, 0), *v = PyTuple_GET_ITEM(exc_info, 1),
+                     *tb = PyTuple_GET_ITEM(exc_info, 2);
+            Py_INCREF(t);
+            Py_INCREF(v);
+            if (tb == Py_None)
+                tb = NULL;
+            Py_XINCREF(tb);
+            PyErr_Restore(t, v, tb);
+            return NULL;
+        }
+    } else if (c->status != NULL) {
+        return PyErr_Format(PyExc_RuntimeError,
+                            "start_response() called a second time without exc_info");
+    }
+    if (check_status(status) < 0 || check_headers(headers) < 0)
+        return NULL;
+    Py_INCREF(status);
+    Py_XSETREF(c->status, status);
+    Py_INCREF(headers);
+    Py_XSETREF(c->headers, headers);
+    c->changed = 1;
+    if (c->write == NULL && (c->write = PyCFunction_New(&write_def, self)) == NULL)
+        return NULL;
+    Py_INCREF(c->write);
+    return c->write;
+}
+
+static void call_dealloc(PyObject *self) {
+    gw_call *c = (gw_call *)self;
+    Py_XDECREF(c->input);
+    Py_XDECREF(c->status);
+    Py_XDECREF(c->headers);
+    Py_XDECREF(c->result);
+    Py_XDECREF(c->iter);
+    Py_XDECREF(c->chunk);
+    Py_XDECREF(c->write);
+    free(c->head);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyTypeObject call_type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "gowsgi.start_response",
+    .tp_basicsize = sizeof(gw_call),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = call_dealloc,
+    .tp_call = start_response,
+};
+
+static void fail(gw_step *out, char *err) {
+    out->kind = GW_ERROR;
+    out->err = err;
+}
+
+static void fail_with(gw_step *out, const char *msg, const char *arg) {
+    PyObject *s = PyUnicode_FromFormat(msg, arg);
+    const char *u = s ? PyUnicode_AsUTF8(s) : NULL;
+    fail(out, strdup(u ? u : msg));
+    Py_XDECREF(s);
+    PyErr_Clear();
+}
+
+/* next_item takes the next non-empty bytes item of the response, or NULL at the end or on an
+ * error (then out says which). */
+static PyObject *next_item(gw_call *c, gw_step *out) {
+    for (;;) {
+        PyObject *item;
+        if (c->iter == NULL) {
+            if (c->pos >= PySequence_Fast_GET_SIZE(c->result)) {
+                out->kind = GW_DONE;
+                return NULL;
+            }
+            item = PySequence_Fast_GET_ITEM(c->result, c->pos);
+            c->pos++;
+            Py_INCREF(item);
+        } else {
+            item = PyIter_Next(c->iter);
+            if (item == NULL) {
+                if (PyErr_Occurred())
+                    fail(out, gw_format_exception());
+                else
+                    out->kind = GW_DONE;
+                return NULL;
+            }
+        }
+        if (!PyBytes_Check(item)) {
+            fail_with(out, "response item must be bytes, not %.100s", Py_TYPE(item)->tp_name);
+            Py_DECREF(item);
+            return NULL;
+        }
+        if (PyBytes_GET_SIZE(item) > 0)
+            return item;
+        Py_DECREF(item);
+    }
+}
+
+static void step(gw_call *c, gw_step *out) {
+    Py_CLEAR(c->chunk);
+    PyObject *item = next_item(c, out);
+    if (item == NULL && out->kind == GW_ERROR)
+        return;
+    if (c->status == NULL) {
+        fail(out, strdup("the application returned a body without calling start_response()"));
+        Py_XDECREF(item);
+        return;
+    }
+    if (c->changed && !c->sent)
+        pack_head(c, out);
+    if (item != NULL) {
+        c->chunk = item;
+        c->sent = 1;
+        out->kind = GW_CHUNK;
+        out->data = PyBytes_AS_STRING(item);
+        out->len = PyBytes_GET_SIZE(item);
+    }
+}
+
+/* first_step decides how the result is walked: lists and tuples by index (no Python iteration),
+ * a file_wrapper over a real file by descriptor (Go sends it with sendfile), anything else by
+ * the iterator protocol. */
+static void first_step(gw_call *c, gw_step *out) {
+    PyObject *r = c->result;
+    if (PyList_CheckExact(r) || PyTuple_CheckExact(r)) {
+        step(c, out);
+        return;
+    }
+    int fd = gw_file_wrapper_fd(r);
+    if (fd >= 0 && c->status != NULL) {
+        if (c->changed)
+            pack_head(c, out);
+        c->sent = 1;
+        out->kind = GW_FILE;
+        out->fd = fd;
+        return;
+    }
+    c->iter = PyObject_GetIter(r);
+    if (c->iter == NULL) {
+        fail(out, gw_format_exception());
+        return;
+    }
+    step(c, out);
+}
+
+gw_call *gw_call_start(PyObject *app, const char *env_buf, Py_ssize_t env_len, uintptr_t io,
+                       Py_ssize_t content_length, gw_step *out) {
+    memset(out, 0, sizeof *out);
+    gw_enter();
+    gw_call *c = PyObject_New(gw_call, &call_type);
+    if (c == NULL) {
+        fail(out, gw_format_exception());
+        gw_leave();
+        return NULL;
+    }
+    memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
+    c->io = io;
+    PyObject *env = build_environ(env_buf, env_len);
+    if (env != NULL) {
+        c->input = gw_input_new(io, content_length);
+        if (c->input == NULL || PyDict_SetItemString(env, "wsgi.input", c->input) < 0)
+            Py_CLEAR(env);
+    }
+    if (env == NULL) {
+        fail(out, gw_format_exception());
+        gw_leave();
+        return c;
+    }
+    c->result = PyObject_CallFunctionObjArgs(app, env, (PyObject *)c, NULL);
+    Py_DECREF(env);
+    if (c->result == NULL)
+        fail(out, gw_format_exception());
+    else
+        first_step(c, out);
+    gw_leave();
+    return c;
+}
+
+void gw_call_next(gw_call *c, gw_step *out) {
+    memset(out, 0, sizeof *out);
+    gw_enter();
+    step(c, out);
+    gw_leave();
+}
+
+/* gw_call_finish ends the request: close() on the result whatever happened (PEP 3333), then
+ * the call's references go. Returns close()'s traceback, if it raised. */
+char *gw_call_finish(gw_call *c) {
+    char *err = NULL;
+    gw_enter();
+    Py_CLEAR(c->chunk);
+    c->io = 0;
+    if (c->input != NULL)
+        gw_input_detach(c->input);
+    if (c->result != NULL) {
+        PyObject *close = PyObject_GetAttrString(c->result, "close");
+        if (close != NULL) {
+            PyObject *r = PyObject_CallNoArgs(close);
+            Py_DECREF(close);
+            if (r == NULL)
+                err = gw_format_exception();
+            Py_XDECREF(r);
+        } else {
+            PyErr_Clear();
+        }
+    }
+    Py_DECREF(c);
+    gw_leave();
+    return err;
+}

@@ -1,0 +1,48 @@
+package pyembed
+
+/*
+#include "pyembed.h"
+*/
+import "C"
+
+import (
+	"io"
+	"runtime/cgo"
+	"unsafe"
+)
+
+// goWSGIRead serves wsgi.input: it runs with the GIL released, so a slow client blocks only the
+// request that reads from it.
+//
+//export goWSGIRead
+func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
+	req := cgo.Handle(h).Value().(IO)
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	total := 0
+	for total == 0 {
+		got, err := req.ReadBody(buf)
+		total += got
+		if err != nil {
+			if total > 0 || err == io.EOF {
+				break
+			}
+			return -1
+		}
+	}
+	return C.Py_ssize_t(total)
+}
+
+// goWSGIWrite serves the write() callable of start_response, with the GIL released.
+//
+//export goWSGIWrite
+func goWSGIWrite(h C.uintptr_t, head *C.char, headLen C.Py_ssize_t, p *C.char, n C.Py_ssize_t) C.int {
+	req := cgo.Handle(h).Value().(IO)
+	var hb []byte
+	if head != nil {
+		hb = unsafe.Slice((*byte)(unsafe.Pointer(head)), int(headLen))
+	}
+	if err := req.WriteNow(hb, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))); err != nil {
+		return -1
+	}
+	return 0
+}

@@ -1,0 +1,165 @@
+/* Interpreter start-up, thread states and app loading. Start-up stays in this one file so that a
+ * later pre-fork mode (initialise before the Go runtime, then fork) has one place to change. */
+#define _GNU_SOURCE
+#include "pyembed.h"
+#include <dlfcn.h>
+#include <string.h>
+#include <stdlib.h>
+
+static PyInterpreterState *interp;
+/* Each OS thread that runs Python owns one thread state for its whole life: creating and
+ * destroying one per request would cost more than the request. */
+static __thread PyThreadState *thread_state;
+static PyObject *format_exception;  /* traceback.format_exception */
+static PyObject *load_app;          /* the loader defined by the bootstrap code */
+
+void gw_enter(void) {
+    if (thread_state == NULL)
+        thread_state = PyThreadState_New(interp);
+    PyEval_RestoreThread(thread_state);
+}
+
+void gw_leave(void) {
+    thread_state = PyEval_SaveThread();
+}
+
+static char *dup_status(PyStatus st) {
+    const char *m = st.err_msg ? st.err_msg : "unknown error";
+    char *out = malloc(strlen(m) + 64);
+    sprintf(out, "%s%s%s", st.func ? st.func : "", st.func ? ": " : "", m);
+    return out;
+}
+
+/* gw_initialize starts the interpreter on the calling thread, which becomes Python's main thread.
+ * executable decides sys.prefix (and so a virtualenv's pyvenv.cfg is honoured); bootstrap is
+ * Python source defining _load_app(module, attr, call, args); paths go first on sys.path. */
+int gw_initialize(const char *executable, const char *bootstrap, const char *paths, char **err) {
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;  /* signals belong to Go */
+    config.parse_argv = 0;
+    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, executable);
+    if (!PyStatus_Exception(st))
+        st = PyConfig_SetBytesString(&config, &config.executable, executable);
+    if (!PyStatus_Exception(st)) {
+        char *argv[] = {(char *)executable};
+        st = PyConfig_SetBytesArgv(&config, 1, argv);
+    }
+    if (!PyStatus_Exception(st))
+        st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) {
+        *err = dup_status(st);
+        return -1;
+    }
+    interp = PyInterpreterState_Get();
+
+    PyObject *globals = PyDict_New();
+    PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
+    PyObject *r = PyRun_String(bootstrap, Py_file_input, globals, globals);
+    if (r != NULL) {
+        Py_DECREF(r);
+        PyObject *setup = PyDict_GetItemString(globals, "_setup");
+        r = PyObject_CallFunction(setup, "s", paths);
+        Py_XDECREF(r);
+    }
+    if (r == NULL) {
+        *err = gw_format_exception();
+        Py_DECREF(globals);
+        gw_leave();
+        return -1;
+    }
+    load_app = PyDict_GetItemString(globals, "_load_app");
+    Py_INCREF(load_app);
+    PyObject *tb = PyImport_ImportModule("traceback");
+    format_exception = PyObject_GetAttrString(tb, "format_exception");
+    Py_DECREF(tb);
+    Py_DECREF(globals);
+    gw_leave();
+    return 0;
+}
+
+const char *gw_version(void) { return Py_GetVersion(); }
+
+/* gw_library_path names the libpython this binary runs, for --version and for finding the
+ * interpreter's own executable beside it. */
+const char *gw_library_path(void) {
+    Dl_info info;
+    if (dladdr((void *)Py_InitializeFromConfig, &info) && info.dli_fname)
+        return info.dli_fname;
+    return "";
+}
+
+/* gw_format_exception turns the pending exception into its traceback text (malloc'd) and
+ * clears it. Called with the GIL held. */
+char *gw_format_exception(void) {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL)
+        return strdup("unknown error");
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL)
+        PyException_SetTraceback(value, tb);
+    char *out = NULL;
+    PyObject *lines = format_exception
+        ? PyObject_CallFunctionObjArgs(format_exception, type, value, tb ? tb : Py_None, NULL)
+        : NULL;
+    if (lines != NULL) {
+        PyObject *empty = PyUnicode_FromString("");
+        PyObject *text = PyUnicode_Join(empty, lines);
+        Py_DECREF(empty);
+        Py_DECREF(lines);
+        if (text != NULL) {
+            const char *s = PyUnicode_AsUTF8(text);
+            if (s != NULL)
+                out = strdup(s);
+            Py_DECREF(text);
+        }
+    }
+    if (out == NULL) {
+        PyErr_Clear();
+        PyObject *s = PyObject_Str(value);
+        const char *u = s ? PyUnicode_AsUTF8(s) : NULL;
+        out = strdup(u ? u : "unprintable exception");
+        Py_XDECREF(s);
+        PyErr_Clear();
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return out;
+}
+
+static char *str_item(PyObject *tuple, Py_ssize_t i) {
+    PyObject *o = PyTuple_GetItem(tuple, i);
+    const char *s = (o && PyUnicode_Check(o)) ? PyUnicode_AsUTF8(o) : NULL;
+    return strdup(s ? s : "");
+}
+
+/* gw_load_app imports the application. On failure it returns NULL with kind (module not found,
+ * import raised, …) and msg (the detail and traceback) malloc'd. Called with the GIL held. */
+PyObject *gw_load_app(const char *module, const char *attr, int call, const char *args,
+                      char **kind, char **msg) {
+    PyObject *r = PyObject_CallFunction(load_app, "ssis", module, attr, call, args);
+    if (r == NULL) {
+        *kind = strdup("import raised");
+        *msg = gw_format_exception();
+        return NULL;
+    }
+    PyObject *app = PyTuple_GetItem(r, 0);
+    if (app != Py_None) {
+        Py_INCREF(app);
+        Py_DECREF(r);
+        return app;
+    }
+    *kind = str_item(r, 1);
+    *msg = str_item(r, 2);
+    Py_DECREF(r);
+    return NULL;
+}
+
+char *gw_sys_executable(void) {
+    PyObject *exe = PySys_GetObject("executable");
+    const char *s = (exe && PyUnicode_Check(exe)) ? PyUnicode_AsUTF8(exe) : NULL;
+    return strdup(s ? s : "");
+}

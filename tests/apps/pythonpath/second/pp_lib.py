@@ -1,0 +1,1 @@
+MESSAGE = b"found through --pythonpath"

@@ -1,0 +1,43 @@
+"""Fixtures that start the real bin/gowsgi (see support.py) for the integration suite.
+
+Run with `make test`, or after `make build` with `/usr/bin/python3 -m pytest tests`.
+"""
+
+import pytest
+
+from support import RUNNING, ServerFactory, require_binary
+
+LOG_TAIL = 6000
+
+
+def pytest_sessionstart(session):
+    try:
+        require_binary()
+    except AssertionError as missing:
+        raise pytest.UsageError(str(missing)) from None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Adds the error log of every running server to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for server in RUNNING:
+            report.sections.append((f"gowsgi {' '.join(server.args)}", server.describe()[-LOG_TAIL:]))
+
+
+@pytest.fixture
+def gowsgi(tmp_path):
+    """Starts a server for one test: gowsgi(APP, *ARGS, cwd=..., env=...) -> Server."""
+    factory = ServerFactory(tmp_path)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_gowsgi(tmp_path_factory):
+    """Like gowsgi, for servers shared by the tests of one module."""
+    factory = ServerFactory(tmp_path_factory.mktemp("gowsgi"))
+    yield factory
+    factory.stop_all()

@@ -1,0 +1,402 @@
+package worker
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"time"
+)
+
+const (
+	// drainLimit is how much request body the engine reads and throws away after the
+	// application returns, to keep the connection; past it the connection closes instead.
+	drainLimit = 1 << 20
+	// maxChunkLine bounds a chunk-size line with its extensions; it must stay well below
+	// readBufSize so that a whole line always fits in the read buffer.
+	maxChunkLine = 1024
+	// maxTrailerBytes bounds the trailer section of a chunked body, which is read and dropped.
+	maxTrailerBytes = 64 << 10
+)
+
+var (
+	errChunkSize    = errors.New("http: invalid chunk size line")
+	errChunkEnd     = errors.New("http: chunk data not followed by CRLF")
+	errTrailerSize  = errors.New("http: chunked trailer section too large")
+	continueMessage = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+)
+
+// Chunked body decoding states.
+const (
+	chunkSize = iota // next: a chunk-size line
+	chunkData        // next: remaining bytes of chunk data
+	chunkEnd         // next: the CRLF after chunk data
+)
+
+// requestBody is the wsgi.Request's Body: the decoded request body, read from the connection
+// only when the application asks.
+type requestBody struct {
+	c         *httpConn
+	chunked   bool
+	state     int
+	remaining int64 // bytes left in the body (Content-Length) or in the current chunk
+	done      bool
+	err       error
+	expect    bool // "100 Continue" is still owed on the first Read
+}
+
+func (b *requestBody) reset(contentLength int64, chunked, expect bool) {
+	*b = requestBody{c: b.c, chunked: chunked, expect: expect, state: chunkSize}
+	if !chunked {
+		b.remaining = contentLength
+		b.done = contentLength == 0
+	}
+}
+
+// Read returns decoded body bytes, then io.EOF. A malformed chunked body or a connection that
+// ends early is an error, and the connection closes after the response.
+func (b *requestBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.done {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if b.expect {
+		if err := b.sendContinue(); err != nil {
+			return 0, err
+		}
+	}
+	for b.chunked && b.state != chunkData {
+		if err := b.nextChunk(); err != nil {
+			return 0, b.fail(err)
+		}
+		if b.done {
+			return 0, io.EOF
+		}
+	}
+	n, err := b.readData(p)
+	if err != nil {
+		return n, b.fail(err)
+	}
+	if b.remaining == 0 {
+		if b.chunked {
+			b.state = chunkEnd
+		} else {
+			b.done = true
+		}
+	}
+	return n, nil
+}
+
+// sendContinue answers "Expect: 100-continue", unless the client has already started sending
+// the body or the final response is already on its way.
+func (b *requestBody) sendContinue() error {
+	b.expect = false
+	c := b.c
+	if c.r < c.w || c.resp.committed {
+		return nil
+	}
+	c.armWrite()
+	if _, err := c.nc.Write(continueMessage); err != nil {
+		c.werr = err
+		return b.fail(err)
+	}
+	return nil
+}
+
+func (b *requestBody) fail(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	b.err = err
+	return err
+}
+
+// readData moves up to len(p) bytes of the current body or chunk into p. Reads larger than the
+// read buffer go straight from the connection into p.
+func (b *requestBody) readData(p []byte) (int, error) {
+	c := b.c
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	if c.r == c.w {
+		if len(p) >= len(c.buf) {
+			c.flushOutput()
+			c.armRead()
+			n, err := c.nc.Read(p)
+			b.remaining -= int64(n)
+			if n > 0 {
+				err = nil
+			}
+			return n, err
+		}
+		if err := c.fillBody(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.buf[c.r:c.w])
+	c.r += n
+	b.remaining -= int64(n)
+	return n, nil
+}
+
+// nextChunk consumes the framing between chunk data: the CRLF after a chunk, then a chunk-size
+// line, and at the last chunk the trailer section.
+func (b *requestBody) nextChunk() error {
+	if b.state == chunkEnd {
+		line, err := b.c.readLine(maxChunkLine)
+		if err != nil {
+			return err
+		}
+		if len(line) != 0 {
+			return errChunkEnd
+		}
+		b.state = chunkSize
+	}
+	line, err := b.c.readLine(maxChunkLine)
+	if err != nil {
+		return err
+	}
+	size, ok := parseChunkSize(line)
+	if !ok {
+		return errChunkSize
+	}
+	if size == 0 {
+		if err := b.c.skipTrailers(); err != nil {
+			return err
+		}
+		b.done = true
+		return nil
+	}
+	b.remaining, b.state = size, chunkData
+	return nil
+}
+
+// parseChunkSize reads the hexadecimal size and ignores chunk extensions (";name=value").
+func parseChunkSize(line []byte) (int64, bool) {
+	var size int64
+	digits := 0
+	for ; digits < len(line); digits++ {
+		d := line[digits]
+		switch {
+		case '0' <= d && d <= '9':
+			d -= '0'
+		case 'a' <= d && d <= 'f':
+			d -= 'a' - 10
+		case 'A' <= d && d <= 'F':
+			d -= 'A' - 10
+		default:
+			rest := trimOWS(line[digits:])
+			return size, digits > 0 && (len(rest) == 0 || rest[0] == ';')
+		}
+		if digits == 15 {
+			return 0, false
+		}
+		size = size<<4 | int64(d)
+	}
+	return size, digits > 0
+}
+
+// drain consumes what the application left unread of the body, within drainLimit, and reports
+// whether the connection can serve another request.
+func (b *requestBody) drain() bool {
+	if b.done {
+		return true
+	}
+	if !b.keepable() {
+		return false
+	}
+	b.expect = false // the client is not waiting: the body is already here
+	for budget := int64(drainLimit); budget > 0; {
+		for b.chunked && b.state != chunkData {
+			if b.nextChunk() != nil {
+				return false
+			}
+			if b.done {
+				return true
+			}
+		}
+		c := b.c
+		if c.r == c.w {
+			if c.fillBody() != nil {
+				return false
+			}
+		}
+		n := int64(c.w - c.r)
+		n = min(n, b.remaining, budget)
+		c.r += int(n)
+		b.remaining -= n
+		budget -= n
+		if b.remaining == 0 {
+			if !b.chunked {
+				b.done = true
+				return true
+			}
+			b.state = chunkEnd
+		}
+	}
+	return false
+}
+
+// keepable reports whether the unread rest of the body can be drained to keep the connection:
+// not when the client still waits for "100 Continue" and has sent nothing, nor when more than
+// drainLimit is announced.
+func (b *requestBody) keepable() bool {
+	switch {
+	case b.done:
+		return true
+	case b.err != nil:
+		return false
+	case b.expect:
+		return !b.chunked && int64(b.c.w-b.c.r) >= b.remaining
+	case !b.chunked:
+		return b.remaining <= drainLimit
+	}
+	return true
+}
+
+// fillHead reads more of a request head. With nothing of the next request received yet the
+// connection is idle: it may wait Keepalive (a new connection: headerTimeout) and shutdown may
+// close it. Once a head has started, it has headerTimeout in all to arrive.
+func (c *httpConn) fillHead(headArmed *bool) error {
+	if err := c.flushOutput(); err != nil {
+		return err
+	}
+	idle := c.r == c.w
+	switch {
+	case idle:
+		c.r, c.w = 0, 0
+	case c.r > 0:
+		c.w = copy(c.buf, c.buf[c.r:c.w])
+		c.r = 0
+	case c.w == len(c.buf):
+		grown := make([]byte, min(2*len(c.buf), c.srv.headMax+1))
+		c.w = copy(grown, c.buf[:c.w])
+		c.buf = grown
+	}
+	if idle {
+		wait := headerTimeout
+		if c.requests > 0 {
+			wait = c.srv.lim.Keepalive
+		}
+		c.nc.SetReadDeadline(time.Now().Add(wait))
+		c.readDeadline = time.Time{}
+		c.state.Store(connIdle)
+		if c.srv.closing.Load() {
+			return io.EOF
+		}
+	} else if !*headArmed {
+		*headArmed = true
+		c.readDeadline = time.Now().Add(headerTimeout)
+		c.nc.SetReadDeadline(c.readDeadline)
+	}
+	n, err := c.nc.Read(c.buf[c.w:])
+	c.w += n
+	if idle {
+		c.state.Store(connBusy)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// fillBody reads more request body into the read buffer. What the response has committed is
+// flushed first, so a client that waits for it before sending more is not deadlocked.
+func (c *httpConn) fillBody() error {
+	if c.lineInBuf {
+		c.keepRequestLine()
+	}
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	} else if c.w == len(c.buf) {
+		c.w = copy(c.buf, c.buf[c.r:c.w])
+		c.r = 0
+	}
+	if err := c.flushOutput(); err != nil {
+		return err
+	}
+	c.armRead()
+	n, err := c.nc.Read(c.buf[c.w:])
+	c.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// keepRequestLine copies Method and RawURI out of the read buffer before body bytes overwrite
+// them, so that the request line stays valid for the whole request (error and access logs use
+// it after the body was read); the header fields are not kept.
+func (c *httpConn) keepRequestLine() {
+	c.lineInBuf = false
+	c.requestLine = append(append(c.requestLine[:0], c.req.Method...), c.req.RawURI...)
+	c.req.Method = c.requestLine[:len(c.req.Method)]
+	c.req.RawURI = c.requestLine[len(c.req.Method):]
+	splitTarget(c.req.RawURI, &c.req)
+}
+
+// readLine returns the next line of body framing, without LF or CRLF, if it is at most max
+// bytes. The line is valid until the next read.
+func (c *httpConn) readLine(max int) ([]byte, error) {
+	for {
+		if i := bytes.IndexByte(c.buf[c.r:c.w], '\n'); i >= 0 {
+			if i > max {
+				return nil, errChunkSize
+			}
+			line := c.buf[c.r : c.r+i]
+			c.r += i + 1
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			return line, nil
+		}
+		if c.w-c.r > max {
+			return nil, errChunkSize
+		}
+		if err := c.fillBody(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// skipTrailers reads the trailer section of a chunked body up to its blank line and drops it.
+func (c *httpConn) skipTrailers() error {
+	lineStart := true // nothing of the current line seen yet
+	for total := 0; total <= maxTrailerBytes; {
+		data := c.buf[c.r:c.w]
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			if len(data) > 1 || len(data) == 1 && data[0] != '\r' {
+				lineStart = false
+			}
+			keep := 0
+			if len(data) > 0 && data[len(data)-1] == '\r' {
+				keep = 1 // may be the CR of a CRLF that ends the section
+			}
+			total += len(data) - keep
+			c.r = c.w - keep
+			if err := c.fillBody(); err != nil {
+				return err
+			}
+			continue
+		}
+		empty := lineStart && (i == 0 || i == 1 && data[0] == '\r')
+		c.r += i + 1
+		total += i + 1
+		if empty {
+			return nil
+		}
+		lineStart = true
+	}
+	return errTrailerSize
+}

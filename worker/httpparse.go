@@ -1,0 +1,369 @@
+package worker
+
+import (
+	"bytes"
+
+	"gowsgi/wsgi"
+)
+
+// requestError is an answer the engine gives by itself, before or instead of the application.
+type requestError struct {
+	status string // "400 Bad Request"
+	reason string
+}
+
+var (
+	errRequestLine     = &requestError{"400 Bad Request", "malformed request line"}
+	errMethod          = &requestError{"400 Bad Request", "invalid method"}
+	errTarget          = &requestError{"400 Bad Request", "invalid request target"}
+	errVersion         = &requestError{"400 Bad Request", "invalid HTTP version"}
+	errVersionSupport  = &requestError{"505 HTTP Version Not Supported", "only HTTP/1.0 and HTTP/1.1 are served"}
+	errLineTooLong     = &requestError{"414 URI Too Long", "request line too long"}
+	errHeaderLine      = &requestError{"400 Bad Request", "malformed header line"}
+	errHeaderName      = &requestError{"400 Bad Request", "invalid header name"}
+	errHeaderValue     = &requestError{"400 Bad Request", "invalid character in header value"}
+	errFolding         = &requestError{"400 Bad Request", "obsolete line folding"}
+	errFieldTooLarge   = &requestError{"431 Request Header Fields Too Large", "header line too long"}
+	errTooManyFields   = &requestError{"431 Request Header Fields Too Large", "too many headers"}
+	errHeadTooLarge    = &requestError{"431 Request Header Fields Too Large", "request head too large"}
+	errContentLength   = &requestError{"400 Bad Request", "invalid Content-Length"}
+	errLengthConflict  = &requestError{"400 Bad Request", "conflicting Content-Length headers"}
+	errLengthAndCoding = &requestError{"400 Bad Request", "Content-Length with Transfer-Encoding"}
+	errChunkedNotFinal = &requestError{"400 Bad Request", "chunked must be the final transfer coding, once"}
+	errChunkedHTTP10   = &requestError{"400 Bad Request", "chunked transfer coding on HTTP/1.0"}
+	errTransferCoding  = &requestError{"501 Not Implemented", "unsupported transfer coding"}
+	errExpectation     = &requestError{"417 Expectation Failed", "only 100-continue is supported"}
+	errNoResponse      = &requestError{"500 Internal Server Error", "no response"}
+)
+
+const (
+	proto10 = "HTTP/1.0"
+	proto11 = "HTTP/1.1"
+)
+
+// headInfo is what the engine itself needs from a request head, beside the wsgi.Request.
+type headInfo struct {
+	http11         bool
+	isHead         bool
+	keepAlive      bool // the client allows another request on this connection
+	expectContinue bool
+
+	contentLength                    int64 // -1 when absent
+	connClose, connKeepAlive         bool
+	hasCoding, lastChunked, badCodes bool
+	chunkedTwice, badExpect          bool
+}
+
+// readHead reads until buf[r:] starts with a complete request head and returns its length,
+// through the blank line that ends it. Empty lines before the request line are consumed. A
+// head over the limits yields a requestError; a closed, timed-out or shut-down connection
+// yields err, and the connection closes without an answer.
+func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
+	lim := &c.srv.lim
+	scan, lines := 0, 0
+	headArmed := false
+	for {
+		i := bytes.IndexByte(c.buf[c.r+scan:c.w], '\n')
+		if i < 0 {
+			partial := c.w - c.r - scan
+			switch {
+			case lines == 0 && partial > lim.RequestLine+1:
+				return 0, errLineTooLong, nil
+			case lines > 0 && partial > lim.FieldSize+1:
+				return 0, errFieldTooLarge, nil
+			case c.w-c.r >= c.srv.headMax:
+				return 0, errHeadTooLarge, nil
+			}
+			if err := c.fillHead(&headArmed); err != nil {
+				return 0, nil, err
+			}
+			continue
+		}
+		size := i
+		if i > 0 && c.buf[c.r+scan+i-1] == '\r' {
+			size--
+		}
+		switch {
+		case lines == 0 && size == 0:
+			c.r += i + 1 // an empty line before the request line (RFC 9112 §2.2)
+			continue
+		case lines == 0 && size > lim.RequestLine:
+			return 0, errLineTooLong, nil
+		case lines > 0 && size == 0:
+			return scan + i + 1, nil, nil
+		case lines > 0 && size > lim.FieldSize:
+			return 0, errFieldTooLarge, nil
+		case lines > lim.Fields:
+			return 0, errTooManyFields, nil
+		}
+		lines++
+		scan += i + 1
+	}
+}
+
+// parseHead parses a complete request head (request line, header lines, blank line) into req
+// and h. The Request's slices point into head.
+func parseHead(head []byte, req *wsgi.Request, h *headInfo) *requestError {
+	*h = headInfo{contentLength: -1}
+	line, rest := nextLine(head)
+	if rerr := parseRequestLine(line, req, h); rerr != nil {
+		return rerr
+	}
+	req.Header = req.Header[:0]
+	for {
+		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return errFolding
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return errHeaderLine
+		}
+		name, value := line[:colon], trimOWS(line[colon+1:])
+		if !isToken(name) {
+			return errHeaderName
+		}
+		for _, b := range value {
+			if !fieldValueByte[b] {
+				return errHeaderValue
+			}
+		}
+		if rerr := h.noteHeader(name, value); rerr != nil {
+			return rerr
+		}
+		if bytes.IndexByte(name, '_') >= 0 {
+			continue // would alias the "-" spelling in the environ
+		}
+		req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
+	}
+	return h.finish(req)
+}
+
+// nextLine splits off one line, without its LF or CRLF. b always ends with a LF here.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	line, rest = b[:i], b[i+1:]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, rest
+}
+
+func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return errRequestLine
+	}
+	method, target, version := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if !isToken(method) {
+		return errMethod
+	}
+	for _, b := range target {
+		if b <= ' ' || b == 0x7f {
+			return errTarget
+		}
+	}
+	switch string(version) {
+	case proto11:
+		req.Proto, h.http11 = proto11, true
+	case proto10:
+		req.Proto = proto10
+	default:
+		if len(version) == 8 && string(version[:5]) == "HTTP/" && isDigit(version[5]) &&
+			version[6] == '.' && isDigit(version[7]) {
+			return errVersionSupport
+		}
+		return errVersion
+	}
+	req.Method, req.RawURI = method, target
+	h.isHead = string(method) == "HEAD"
+	splitTarget(target, req)
+	return nil
+}
+
+// slashPath is the path of an absolute-form target that names no path ("http://host").
+var slashPath = []byte("/")
+
+// splitTarget sets Path and Query from the request target. An absolute-form target
+// ("http://host/p?q", sent to proxies) contributes only its path; a fragment is not part of
+// either.
+func splitTarget(target []byte, req *wsgi.Request) {
+	if i := bytes.IndexByte(target, '#'); i >= 0 {
+		target = target[:i]
+	}
+	path, query := target, []byte(nil)
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		path, query = target[:i], target[i+1:]
+	}
+	if len(path) > 0 && path[0] != '/' {
+		if i := bytes.Index(path, []byte("://")); i > 0 && isToken(path[:i]) {
+			path = path[i+3:]
+			if j := bytes.IndexByte(path, '/'); j >= 0 {
+				path = path[j:]
+			} else {
+				path = slashPath
+			}
+		}
+	}
+	req.Path, req.Query = path, query
+}
+
+// noteHeader records the headers that decide framing and connection handling. Names with "_"
+// never match here, so "Content_Length" cannot smuggle a length past the checks.
+func (h *headInfo) noteHeader(name, value []byte) *requestError {
+	switch {
+	case equalFold(name, "content-length"):
+		n, ok := parseDecimal(value)
+		if !ok {
+			return errContentLength
+		}
+		if h.contentLength >= 0 && h.contentLength != n {
+			return errLengthConflict
+		}
+		h.contentLength = n
+	case equalFold(name, "transfer-encoding"):
+		h.hasCoding = true
+		for rest := value; len(rest) > 0; {
+			var coding []byte
+			coding, rest = nextElement(rest)
+			switch {
+			case len(coding) == 0:
+				continue
+			case equalFold(coding, "chunked"):
+				h.chunkedTwice = h.chunkedTwice || h.lastChunked
+				h.lastChunked = true
+			default:
+				h.badCodes = true
+				h.lastChunked = false
+			}
+		}
+	case equalFold(name, "connection"):
+		h.connClose = h.connClose || hasToken(value, "close")
+		h.connKeepAlive = h.connKeepAlive || hasToken(value, "keep-alive")
+	case equalFold(name, "expect"):
+		if equalFold(value, "100-continue") {
+			h.expectContinue = true
+		} else {
+			h.badExpect = true
+		}
+	}
+	return nil
+}
+
+// finish checks the framing headers against each other (RFC 9112 §6) and sets ContentLength.
+func (h *headInfo) finish(req *wsgi.Request) *requestError {
+	req.ContentLength = 0
+	if h.hasCoding {
+		switch {
+		case h.contentLength >= 0:
+			return errLengthAndCoding
+		case h.badCodes:
+			return errTransferCoding
+		case !h.lastChunked || h.chunkedTwice:
+			return errChunkedNotFinal
+		case !h.http11:
+			return errChunkedHTTP10
+		}
+		req.ContentLength = -1
+	} else if h.contentLength > 0 {
+		req.ContentLength = h.contentLength
+	}
+	if h.badExpect {
+		return errExpectation
+	}
+	// HTTP/1.0 clients never expect 100 Continue (RFC 9110 §10.1.1), and nothing needs it
+	// without a body.
+	h.expectContinue = h.expectContinue && h.http11 && req.ContentLength != 0
+	h.keepAlive = !h.connClose && (h.http11 || h.connKeepAlive)
+	return nil
+}
+
+// parseDecimal accepts digits only: no sign, no spaces, no list, nothing that overflows.
+func parseDecimal(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, d := range b {
+		if !isDigit(d) {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, true
+}
+
+// nextElement splits the first element, trimmed of OWS, off a comma-separated list.
+func nextElement(list []byte) (element, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		return trimOWS(list[:i]), list[i+1:]
+	}
+	return trimOWS(list), nil
+}
+
+// hasToken reports whether the comma-separated list holds token, ignoring case.
+func hasToken(list []byte, token string) bool {
+	for len(list) > 0 {
+		var element []byte
+		element, list = nextElement(list)
+		if equalFold(element, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// equalFold compares b with lower, an all-lowercase ASCII string, ignoring the case of b.
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenByte[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenByte and fieldValueByte are the RFC 9110 tchar set and the bytes allowed in a field
+// value (visible ASCII, SP, HTAB and obs-text; no other control character).
+var tokenByte, fieldValueByte = func() (token, value [256]bool) {
+	for c := 0; c < 256; c++ {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		token[c] = alnum || c < 128 && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), byte(c)) >= 0
+		value[c] = c >= ' ' && c != 0x7f || c == '\t'
+	}
+	return token, value
+}()

@@ -1,0 +1,393 @@
+package worker
+
+import (
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gowsgi/errorlog"
+	"gowsgi/wsgi"
+)
+
+// Limits bound what one request may make the engine hold, so a hostile client cannot make a
+// worker buffer without end.
+type Limits struct {
+	// RequestLine, Fields and FieldSize are gunicorn's limit_request_line, limit_request_fields
+	// and limit_request_field_size, already resolved (no 0 meaning "unlimited").
+	RequestLine, Fields, FieldSize int
+	// Keepalive is the idle time allowed between requests on a keep-alive connection; 0 or less
+	// turns keep-alive off.
+	Keepalive time.Duration
+	// Sendfile lets SendFile use sendfile(2); off, file bodies are copied through user space.
+	Sendfile bool
+}
+
+const (
+	// headerTimeout bounds how long a request head may take to arrive once it has started, and
+	// how long a new connection may stay silent: a stalled client only holds its own goroutine.
+	headerTimeout = 30 * time.Second
+	// ioTimeout is how long a body read or a response write may make no progress.
+	ioTimeout = 30 * time.Second
+	// rearmSlack lets progress deadlines be refreshed at most every few seconds instead of on
+	// every read or write: setting a deadline is cheap but not free.
+	rearmSlack = 5 * time.Second
+	// maxHeadBytes caps the buffer one request head may grow to, whatever the limits allow.
+	maxHeadBytes = 2 << 20
+	readBufSize  = 4096
+	writeBufSize = 4096
+)
+
+// aLongTimeAgo is a read deadline in the past: setting it wakes a goroutine blocked in Read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Connection states, as seen by shutdown: an idle connection waits for the first byte of a
+// request and may be closed at once; a busy one finishes its current response first.
+const (
+	connBusy int32 = iota
+	connIdle
+)
+
+// httpServer serves HTTP/1.1 on accepted connections and hands each request to dispatch.
+type httpServer struct {
+	lim      Limits
+	headMax  int
+	scheme   string
+	dispatch func(req *wsgi.Request, w wsgi.ResponseWriter)
+
+	closing atomic.Bool
+
+	mu      sync.Mutex
+	conns   map[*httpConn]struct{}
+	drained chan struct{} // closed when conns empties, once someone waits for it
+}
+
+func newHTTPServer(lim Limits, scheme string, dispatch func(req *wsgi.Request, w wsgi.ResponseWriter)) *httpServer {
+	if lim.RequestLine <= 0 {
+		lim.RequestLine = 8190
+	}
+	if lim.Fields <= 0 {
+		lim.Fields = 32768
+	}
+	if lim.FieldSize <= 0 {
+		lim.FieldSize = 65534
+	}
+	headMax := lim.RequestLine + 2 + lim.Fields*(lim.FieldSize+2) + 2
+	if headMax > maxHeadBytes || headMax < 0 {
+		headMax = maxHeadBytes
+	}
+	return &httpServer{
+		lim:      lim,
+		headMax:  headMax,
+		scheme:   scheme,
+		dispatch: dispatch,
+		conns:    make(map[*httpConn]struct{}),
+	}
+}
+
+// serveConn serves one accepted connection until it closes; it runs on its own goroutine.
+func (s *httpServer) serveConn(nc net.Conn) {
+	c := s.open(nc)
+	defer s.release(c)
+	defer func() {
+		if p := recover(); p != nil {
+			if c.dispatching {
+				panic(p) // the application side's failure is the worker's to handle
+			}
+			errorlog.Error("HTTP engine failure on a connection from %s: %v\n%s", c.req.RemoteAddr, p, debug.Stack())
+			c.nc.Close()
+		}
+	}()
+	c.serve()
+}
+
+// shutdown starts a graceful stop: idle connections close now, busy ones after their current
+// response. It returns at once.
+func (s *httpServer) shutdown() {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Load() == connIdle {
+			c.nc.SetReadDeadline(aLongTimeAgo)
+		}
+	}
+}
+
+// wait blocks until every connection has closed or deadline passes, and reports whether all
+// closed.
+func (s *httpServer) wait(deadline time.Time) bool {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return true
+	}
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-drained:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// httpConn is one connection's state. Everything a request needs lives here and is reused from
+// request to request, so a keep-alive request allocates nothing in the engine.
+type httpConn struct {
+	srv   *httpServer
+	nc    net.Conn
+	state atomic.Int32 // connIdle or connBusy, read by shutdown
+
+	// buf holds received bytes; buf[r:w] are not consumed yet. Request heads are parsed in
+	// place, so the Request's slices point into buf.
+	buf  []byte
+	r, w int
+
+	req  wsgi.Request
+	head headInfo
+	body requestBody
+	resp responseWriter
+
+	// wbuf collects output until it is flushed; werr is the first write error, after which the
+	// connection only closes.
+	wbuf []byte
+	werr error
+	iov  net.Buffers
+	iovs [3][]byte
+
+	// requestLine holds Method and RawURI once body reads need the bytes they pointed to;
+	// lineInBuf says they still point into buf.
+	requestLine []byte
+	lineInBuf   bool
+
+	readDeadline, writeDeadline time.Time
+	requests                    int
+	dispatching                 bool
+}
+
+// connPool recycles connection state (buffers, the Request and its header slice) so that a new
+// connection costs no allocation beyond its address strings.
+var connPool = sync.Pool{New: func() any {
+	c := &httpConn{wbuf: make([]byte, 0, writeBufSize)}
+	c.body.c = c
+	c.resp.c = c
+	return c
+}}
+
+func (s *httpServer) open(nc net.Conn) *httpConn {
+	c := connPool.Get().(*httpConn)
+	c.srv = s
+	c.nc = nc
+	if c.buf == nil {
+		c.buf = make([]byte, readBufSize)
+	}
+	c.requests = 0
+	c.state.Store(connIdle)
+	c.req.Body = &c.body
+	c.setAddresses(s.scheme)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	return c
+}
+
+func (s *httpServer) release(c *httpConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if len(s.conns) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+
+	clear(c.req.Header[:cap(c.req.Header)])
+	c.req = wsgi.Request{Header: c.req.Header[:0]}
+	c.resp.reset(0)
+	c.body.reset(0, false, false)
+	if len(c.buf) != readBufSize {
+		c.buf = nil
+	}
+	if cap(c.wbuf) > 4*writeBufSize {
+		c.wbuf = make([]byte, 0, writeBufSize)
+	}
+	c.wbuf = c.wbuf[:0]
+	c.r, c.w = 0, 0
+	c.nc, c.srv, c.werr = nil, nil, nil
+	c.readDeadline, c.writeDeadline = time.Time{}, time.Time{}
+	c.dispatching, c.lineInBuf = false, false
+	connPool.Put(c)
+}
+
+// setAddresses fills the connection's constant Request fields. For unix sockets, SERVER_NAME is
+// the socket path and SERVER_PORT the scheme's default port, as gunicorn reports them.
+func (c *httpConn) setAddresses(scheme string) {
+	c.req.Scheme = scheme
+	switch a := c.nc.LocalAddr().(type) {
+	case *net.TCPAddr:
+		c.req.ServerName, c.req.ServerPort = a.IP.String(), strconv.Itoa(a.Port)
+	case *net.UnixAddr:
+		c.req.ServerName, c.req.ServerPort = a.Name, "80"
+		if scheme == "https" {
+			c.req.ServerPort = "443"
+		}
+	default:
+		c.req.ServerName, c.req.ServerPort = splitAddr(a)
+	}
+	switch a := c.nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		c.req.RemoteAddr, c.req.RemotePort = a.IP.String(), strconv.Itoa(a.Port)
+	case *net.UnixAddr:
+		c.req.RemoteAddr, c.req.RemotePort = "", ""
+	default:
+		c.req.RemoteAddr, c.req.RemotePort = splitAddr(a)
+	}
+}
+
+func splitAddr(a net.Addr) (host, port string) {
+	if a == nil {
+		return "", ""
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String(), ""
+	}
+	return host, port
+}
+
+// serve answers requests on the connection until it must close.
+func (c *httpConn) serve() {
+	for {
+		n, rerr, err := c.readHead()
+		if err != nil {
+			c.close(false)
+			return
+		}
+		if rerr == nil {
+			rerr = parseHead(c.buf[c.r:c.r+n], &c.req, &c.head)
+		}
+		if rerr != nil {
+			c.appendError(rerr)
+			c.close(true)
+			return
+		}
+		c.r += n
+		c.lineInBuf = true
+		c.requests++
+		c.body.reset(c.req.ContentLength, c.req.ContentLength < 0, c.head.expectContinue)
+		c.resp.reset(len(c.wbuf))
+		c.resp.active = true
+		if c.body.expect {
+			c.flushOutput() // earlier responses must precede "100 Continue"
+		}
+		c.dispatching = true
+		c.srv.dispatch(&c.req, &c.resp)
+		c.dispatching = false
+		if !c.finishRequest() {
+			return
+		}
+	}
+}
+
+// finishRequest completes the response, drains what the application left of the request body
+// and reports whether the connection serves another request.
+func (c *httpConn) finishRequest() bool {
+	keep := c.resp.finish()
+	c.resp.active = false
+	if keep && !c.body.drain() {
+		keep = false
+	}
+	if !keep {
+		c.close(!c.body.done || c.r < c.w)
+		return false
+	}
+	return true
+}
+
+// close flushes what is left of the output and closes the connection. With linger, the read
+// side is drained briefly after the write side is shut, so that unread request bytes do not make
+// the kernel reset the connection before the client has read the answer.
+func (c *httpConn) close(linger bool) {
+	c.flushOutput()
+	if linger && c.werr == nil {
+		if tc, ok := c.nc.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
+			c.nc.SetReadDeadline(time.Now().Add(time.Second))
+			for drained := 0; drained < 256<<10; {
+				n, err := c.nc.Read(c.buf)
+				drained += n
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	c.nc.Close()
+}
+
+// armRead makes sure a read may block for about ioTimeout, refreshing the deadline only when
+// the current one is close.
+func (c *httpConn) armRead() {
+	now := time.Now()
+	if c.readDeadline.Sub(now) < ioTimeout-rearmSlack {
+		c.readDeadline = now.Add(ioTimeout)
+		c.nc.SetReadDeadline(c.readDeadline)
+	}
+}
+
+// armWrite is armRead for writes.
+func (c *httpConn) armWrite() {
+	now := time.Now()
+	if c.writeDeadline.Sub(now) < ioTimeout-rearmSlack {
+		c.writeDeadline = now.Add(ioTimeout)
+		c.nc.SetWriteDeadline(c.writeDeadline)
+	}
+}
+
+// flushOutput writes the buffered output, except a header that is only queued: that one may
+// still be replaced.
+func (c *httpConn) flushOutput() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	n := len(c.wbuf)
+	if c.resp.active && !c.resp.committed {
+		n = c.resp.start
+	}
+	if n == 0 {
+		return nil
+	}
+	c.armWrite()
+	if _, err := c.nc.Write(c.wbuf[:n]); err != nil {
+		c.werr = err
+		return err
+	}
+	c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
+	c.resp.start = max(c.resp.start-n, 0)
+	return nil
+}
+
+// dateLine is the Date header, formatted once a second and shared by all connections.
+type dateLine struct {
+	unix int64
+	line []byte
+}
+
+var currentDate atomic.Pointer[dateLine]
+
+func appendDate(w []byte) []byte {
+	now := time.Now()
+	d := currentDate.Load()
+	if d == nil || d.unix != now.Unix() {
+		line := now.UTC().AppendFormat([]byte("Date: "), "Mon, 02 Jan 2006 15:04:05 GMT")
+		d = &dateLine{unix: now.Unix(), line: append(line, crlf...)}
+		currentDate.Store(d)
+	}
+	return append(w, d.line...)
+}

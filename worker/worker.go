@@ -1,0 +1,132 @@
+// Package worker is one gowsgi worker process: it embeds the Python interpreter, loads the app,
+// accepts connections on the sockets the master handed over, and serves HTTP in Go, calling
+// into Python only to run the app.
+package worker
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"gowsgi/config"
+	"gowsgi/errorlog"
+	"gowsgi/wsgi"
+)
+
+// Exit codes the master understands, as gunicorn uses them.
+const (
+	ExitBootError = 3
+	ExitLoadError = 4
+)
+
+// PythonDescription says which Python the binary embeds, for --version.
+func PythonDescription() string { return wsgi.PythonDescription() }
+
+// Run serves until the master stops the worker and returns the process exit code. It must run
+// on the main goroutine locked to its OS thread: Python's main thread is this one, and the sync
+// worker class runs every request on it.
+func Run(cfg *config.Config, listenerFiles []*os.File) int {
+	listeners, err := openListeners(listenerFiles)
+	if err != nil {
+		errorlog.Error("Worker cannot use its sockets: %v", err)
+		return ExitBootError
+	}
+	handler, code := loadApp(cfg)
+	if handler == nil {
+		return code
+	}
+	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, handler)
+	srv := newHTTPServer(Limits{
+		RequestLine: cfg.LimitRequestLine,
+		Fields:      cfg.LimitRequestFields,
+		FieldSize:   cfg.LimitRequestFieldSize,
+		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
+		Sendfile:    cfg.Sendfile,
+	}, "http", class.dispatch)
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	for _, l := range listeners {
+		go acceptLoop(l, srv)
+	}
+	exit := make(chan int, 1)
+	go func() {
+		sig := <-stop
+		for _, l := range listeners {
+			l.Close()
+		}
+		if sig == syscall.SIGTERM {
+			// Graceful: in-flight requests finish, idle keep-alive connections close.
+			srv.shutdown()
+			srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
+		}
+		exit <- 0
+	}()
+	return class.run(exit)
+}
+
+func openListeners(files []*os.File) ([]net.Listener, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no listening socket was passed")
+	}
+	var out []net.Listener
+	for _, f := range files {
+		l, err := net.FileListener(f)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// loadApp starts Python and imports the app; on failure it logs why and returns the exit code
+// that tells the master not to respawn.
+func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
+	if err := os.Chdir(cfg.Chdir); err != nil {
+		errorlog.Error("Cannot change to directory %s: %v", cfg.Chdir, err)
+		return nil, ExitBootError
+	}
+	runtime.LockOSThread()
+	handler, err := wsgi.Load(wsgi.Options{
+		Virtualenv:   cfg.Virtualenv,
+		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
+		Multithread:  cfg.WorkerClass == "gthread",
+		Multiprocess: cfg.Workers > 1,
+		ScriptName:   os.Getenv("SCRIPT_NAME"),
+		Module:       cfg.App.Module,
+		Attr:         cfg.App.Attr,
+		Call:         cfg.App.Call,
+		Args:         cfg.App.Args,
+	})
+	var loadErr *wsgi.LoadError
+	switch {
+	case errors.As(err, &loadErr):
+		errorlog.Error("Failed to load application %q: %s: %s", cfg.App.Raw, loadErr.Kind, loadErr.Detail)
+		return nil, ExitLoadError
+	case err != nil:
+		errorlog.Error("Worker failed to boot: %v", err)
+		return nil, ExitBootError
+	}
+	return handler, 0
+}
+
+func acceptLoop(l net.Listener, srv *httpServer) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors and the like: back off instead of spinning.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		go srv.serveConn(c)
+	}
+}

@@ -1,0 +1,62 @@
+package wsgi
+
+import (
+	"os"
+	"path/filepath"
+
+	"gowsgi/pyembed"
+)
+
+// Options says how to start Python and which app to load.
+type Options struct {
+	// Virtualenv is the virtualenv directory to run in, or "".
+	Virtualenv string
+	// Paths go first on sys.path (the app's directory, then --pythonpath).
+	Paths                     []string
+	Multithread, Multiprocess bool
+	// ScriptName is the URL prefix the app is mounted at.
+	ScriptName string
+	// Module, Attr, Call and Args name the callable (see config.AppSpec).
+	Module, Attr string
+	Call         bool
+	Args         string
+}
+
+// LoadError says why the application could not be loaded; Kind is one of: module not found,
+// import raised, attribute missing, not callable, factory failed.
+type LoadError = pyembed.LoadError
+
+// Load starts the interpreter on the calling thread (which must stay locked to it) and loads the
+// app. A *LoadError means the app itself failed; any other error, the interpreter.
+func Load(o Options) (*Handler, error) {
+	exe := ""
+	if o.Virtualenv != "" {
+		exe = venvPython(o.Virtualenv)
+	}
+	if err := pyembed.Initialize(pyembed.Options{Executable: exe, Paths: o.Paths}); err != nil {
+		return nil, err
+	}
+	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
+		return nil, err
+	}
+	app, err := pyembed.LoadApp(o.Module, o.Attr, o.Call, o.Args)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(app, o.ScriptName), nil
+}
+
+// venvPython is the virtualenv's interpreter; taking it as ours makes Python read the
+// virtualenv's pyvenv.cfg and use its site-packages, as running that interpreter would.
+func venvPython(venv string) string {
+	for _, name := range []string{"python3", "python"} {
+		p := filepath.Join(venv, "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return filepath.Join(venv, "bin", "python3")
+}
+
+// PythonDescription says which Python the binary embeds.
+func PythonDescription() string { return pyembed.Describe() }

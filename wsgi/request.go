@@ -1,0 +1,63 @@
+// Package wsgi turns a parsed HTTP request into a PEP 3333 call of the Python application and
+// turns what the application returns into a response. It knows nothing of sockets or of how the
+// HTTP engine frames bytes: the engine hands it a Request and a ResponseWriter.
+package wsgi
+
+import (
+	"io"
+	"os"
+)
+
+// HeaderField is one request or response header as it travels on the wire. The engine's slices
+// may point into its read buffer: they stay valid until the first Body.Read of the request.
+type HeaderField struct {
+	Name  []byte
+	Value []byte
+}
+
+// Request is one request as the HTTP engine parsed it.
+type Request struct {
+	Method []byte
+	// RawURI is the request target exactly as sent ("/a%20b?x=1").
+	RawURI []byte
+	// Path and Query split RawURI at the first '?'; Path is still percent-encoded.
+	Path  []byte
+	Query []byte
+	// Proto is "HTTP/1.0" or "HTTP/1.1".
+	Proto  string
+	Header []HeaderField
+	// ContentLength is the declared body length, or -1 for a chunked body.
+	ContentLength int64
+	// Body yields the decoded body bytes and then io.EOF. It is never nil; a request without a
+	// body reads as empty. The engine answers "Expect: 100-continue" on the first Read.
+	Body io.Reader
+
+	RemoteAddr string
+	RemotePort string
+	ServerName string
+	ServerPort string
+	// Scheme is "http" or "https".
+	Scheme string
+}
+
+// ResponseWriter is how a response goes back to the engine, which owns framing: Date and Server,
+// Connection and other hop-by-hop headers (the ones the application sets are dropped), chunked
+// encoding on HTTP/1.1 when there is no Content-Length, no body for HEAD, 1xx, 204 and 304, and no
+// byte past a declared Content-Length.
+type ResponseWriter interface {
+	// WriteHeader queues the status line and headers. status is the WSGI status ("200 OK"),
+	// already validated; code is its numeric part. Nothing is sent before the first Write,
+	// SendFile or Flush, so a later error can still turn the answer into a 500.
+	WriteHeader(status []byte, code int, header []HeaderField) error
+	// Write sends body bytes (after the queued header).
+	Write(p []byte) (int, error)
+	// Flush pushes everything queued to the client.
+	Flush() error
+	// SendFile sends n bytes of f from offset off (n < 0: to the end) with sendfile where it can.
+	SendFile(f *os.File, off, n int64) error
+	// HeaderSent reports whether any byte of the response has reached the connection.
+	HeaderSent() bool
+	// Abort marks the connection to be closed after this response, without completing it when
+	// the header was already sent (an application error half way through a body).
+	Abort()
+}

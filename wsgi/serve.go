@@ -1,0 +1,211 @@
+package wsgi
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"gowsgi/errorlog"
+	"gowsgi/pyembed"
+)
+
+// Handler calls one WSGI application for each request.
+type Handler struct {
+	app *pyembed.App
+	// scriptName is the mount point from the SCRIPT_NAME environment variable; it is removed
+	// from the front of PATH_INFO.
+	scriptName []byte
+}
+
+// NewHandler serves app, mounted at scriptName ("" for the root).
+func NewHandler(app *pyembed.App, scriptName string) *Handler {
+	return &Handler{app: app, scriptName: []byte(scriptName)}
+}
+
+// exchange is one request's state while the app runs; it is what Python's wsgi.input and
+// write() call back into.
+type exchange struct {
+	req     *Request
+	w       ResponseWriter
+	env     environBuffer
+	path    []byte
+	header  []HeaderField
+	status  []byte
+	length  int64 // Content-Length the app declared, or -1
+	written int64
+	failed  bool // the client went away
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// Serve runs the application for req and writes its response to w. The caller holds its OS
+// thread for the duration, so the request stays on one Python thread state.
+func (h *Handler) Serve(req *Request, w ResponseWriter) {
+	ex := exchangePool.Get().(*exchange)
+	ex.req, ex.w, ex.length, ex.written, ex.failed = req, w, -1, 0, false
+	h.buildEnviron(ex)
+	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
+	for !ex.failed {
+		if st.Head != nil && !ex.setHead(st.Head, &st) {
+			break
+		}
+		if st.Kind == pyembed.StepFile {
+			ex.sendFile(st.FD)
+			break
+		}
+		if st.Kind != pyembed.StepChunk {
+			break
+		}
+		if _, err := w.Write(st.Data); err != nil {
+			ex.failed = true
+			break
+		}
+		ex.written += int64(len(st.Data))
+		// The next chunk may take the app a while: what it produced so far goes out first,
+		// unless the declared length is complete and nothing more can be sent anyway.
+		if ex.length < 0 || ex.written < ex.length {
+			if err := w.Flush(); err != nil {
+				ex.failed = true
+				break
+			}
+		}
+		st = call.Next()
+	}
+	if st.Kind == pyembed.StepError {
+		h.fail(ex, st.Err)
+	}
+	if msg := call.Finish(); msg != "" {
+		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
+	}
+	ex.req, ex.w = nil, nil
+	exchangePool.Put(ex)
+}
+
+func (h *Handler) buildEnviron(ex *exchange) {
+	req, e := ex.req, &ex.env
+	e.reset()
+	e.add(keyRequestMethod, req.Method)
+	path := req.Path
+	if i := bytes.Index(path, []byte("://")); i > 0 && path[0] != '/' {
+		// absolute-form target: the path starts after the authority
+		rest := path[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			path = rest[j:]
+		} else {
+			path = []byte("/")
+		}
+	}
+	ex.path = appendUnescaped(ex.path[:0], path)
+	pathInfo := ex.path
+	if len(h.scriptName) > 0 {
+		e.add(keyScriptName, h.scriptName)
+		pathInfo = bytes.TrimPrefix(pathInfo, h.scriptName)
+	}
+	e.add(keyPathInfo, pathInfo)
+	e.add(keyQueryString, req.Query)
+	e.add(keyRawURI, req.RawURI)
+	e.addString(keyServerProtocol, req.Proto)
+	e.addString(keyServerName, req.ServerName)
+	e.addString(keyServerPort, req.ServerPort)
+	e.addString(keyRemoteAddr, req.RemoteAddr)
+	e.addString(keyRemotePort, req.RemotePort)
+	e.addString(keyURLScheme, req.Scheme)
+	for i := range req.Header {
+		e.addHeader(req.Header[i].Name, req.Header[i].Value)
+	}
+}
+
+// setHead reads the packed status and headers the app gave start_response and queues them.
+func (ex *exchange) setHead(head []byte, st *pyembed.Step) bool {
+	line, rest, _ := bytes.Cut(head, crlf)
+	ex.status = append(ex.status[:0], line...)
+	code, _ := strconv.Atoi(string(line[:3]))
+	ex.header = ex.header[:0]
+	ex.length = -1
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, crlf)
+		name, value, _ := bytes.Cut(line, colonSpace)
+		ex.header = append(ex.header, HeaderField{Name: name, Value: value})
+		if len(name) == len("Content-Length") && bytes.EqualFold(name, []byte("Content-Length")) {
+			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
+				ex.length = n
+			}
+		}
+	}
+	if err := ex.w.WriteHeader(ex.status, code, ex.header); err != nil {
+		st.Kind, st.Err = pyembed.StepError, err.Error()
+		return false
+	}
+	return true
+}
+
+var (
+	crlf       = []byte("\r\n")
+	colonSpace = []byte(": ")
+)
+
+func (ex *exchange) sendFile(fd int) {
+	// The descriptor belongs to the app's file object: send from a duplicate, from where the
+	// file's position is now, as PEP 3333 asks of file_wrapper.
+	off, err := syscall.Seek(fd, 0, 1)
+	if err != nil {
+		off = 0
+	}
+	dup, err := syscall.Dup(fd)
+	if err != nil {
+		ex.failed = true
+		return
+	}
+	f := os.NewFile(uintptr(dup), "file_wrapper")
+	defer f.Close()
+	if err := ex.w.SendFile(f, off, -1); err != nil {
+		ex.failed = true
+	}
+}
+
+// fail answers 500 when nothing was sent yet, and cuts the connection otherwise.
+func (h *Handler) fail(ex *exchange, reason string) {
+	errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
+	if ex.failed || ex.w.HeaderSent() {
+		ex.w.Abort()
+		return
+	}
+	ex.w.WriteHeader(status500, 500, header500)
+	ex.w.Write(body500)
+}
+
+var (
+	status500 = []byte("500 Internal Server Error")
+	body500   = []byte("Internal Server Error\n")
+	header500 = []HeaderField{
+		{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
+		{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body500)))},
+		{Name: []byte("Connection"), Value: []byte("close")},
+	}
+)
+
+// ReadBody serves wsgi.input.
+func (ex *exchange) ReadBody(p []byte) (int, error) { return ex.req.Body.Read(p) }
+
+// WriteNow serves the write() callable: the header first if it has not gone yet, then the
+// bytes, flushed, as PEP 3333 asks of write().
+func (ex *exchange) WriteNow(head, body []byte) error {
+	if head != nil {
+		var st pyembed.Step
+		if !ex.setHead(head, &st) {
+			return os.ErrInvalid
+		}
+	}
+	if _, err := ex.w.Write(body); err != nil {
+		ex.failed = true
+		return err
+	}
+	ex.written += int64(len(body))
+	if err := ex.w.Flush(); err != nil {
+		ex.failed = true
+		return err
+	}
+	return nil
+}
