@@ -88,7 +88,8 @@ func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 }
 
 // run is the lifecycle loop: handle a pending signal first, then bring the workers to the wanted
-// number, then wait for the next signal, worker exit or respawn time.
+// number, then wait for the next signal, worker exit or respawn time. Signals go first because a
+// Ctrl-C reaches the workers too: their exits must not be taken for deaths to make up for.
 func (a *arbiter) run() int {
 	// The kernel's parent-death signal is tied to the thread that started a worker, not to the
 	// process, so this goroutine keeps its thread for good and starts every worker from it.

@@ -95,7 +95,7 @@ func fakeCommand(mode, markers string) func() *exec.Cmd {
 // markers lists the pids that left a marker of the given kind, in no particular order.
 func markers(t *testing.T, dir, kind string) []int {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(dir, "*."+kind))
+	paths, err := filepath.Glob(filepath.Join(dir, "[0-9]*."+kind))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,8 +62,8 @@ func (a *arbiter) spawnWorker() error {
 		WorkerIDEnv+"="+strconv.Itoa(a.lastID),
 		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)))
 	cmd.ExtraFiles = a.listeners
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

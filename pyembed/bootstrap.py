@@ -7,7 +7,7 @@ import traceback
 
 def _setup(paths):
     """Put the app's directory and --pythonpath first on sys.path, as gunicorn does."""
-    entries = [p for p in paths.split("\0") if p]
+    entries = [p for p in paths.split("\n") if p]
     for p in reversed(entries):
         if p in sys.path:
             sys.path.remove(p)
@@ -34,7 +34,7 @@ def _load_app(module, attr, call, spec_args):
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if _missing_module(exc, module):
-            return None, "module not found", str(exc)
+            return None, "module not found", "%s\n%s" % (exc, traceback.format_exc())
         return None, "import raised", traceback.format_exc()
     except BaseException:
         return None, "import raised", traceback.format_exc()

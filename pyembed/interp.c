@@ -32,7 +32,8 @@ static char *dup_status(PyStatus st) {
 
 /* gw_initialize starts the interpreter on the calling thread, which becomes Python's main thread.
  * executable decides sys.prefix (and so a virtualenv's pyvenv.cfg is honoured); bootstrap is
- * Python source defining _load_app(module, attr, call, args); paths go first on sys.path. */
+ * Python source defining _load_app(module, attr, call, args); paths, separated by newlines,
+ * go first on sys.path. */
 int gw_initialize(const char *executable, const char *bootstrap, const char *paths, char **err) {
     PyConfig config;
     PyConfig_InitPythonConfig(&config);

@@ -44,7 +44,7 @@ func Initialize(opts Options) error {
 	defer C.free(unsafe.Pointer(cexe))
 	cboot := C.CString(bootstrap)
 	defer C.free(unsafe.Pointer(cboot))
-	cpaths := C.CString(strings.Join(opts.Paths, "\x00") + "\x00")
+	cpaths := C.CString(strings.Join(opts.Paths, "\n"))
 	defer C.free(unsafe.Pointer(cpaths))
 	var cerr *C.char
 	if C.gw_initialize(cexe, cboot, cpaths, &cerr) != 0 {

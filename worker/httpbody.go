@@ -2,9 +2,11 @@ package worker
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"io"
 	"time"
+
+	"gowsgi/wsgi"
 )
 
 const (
@@ -19,9 +21,9 @@ const (
 )
 
 var (
-	errChunkSize    = errors.New("http: invalid chunk size line")
-	errChunkEnd     = errors.New("http: chunk data not followed by CRLF")
-	errTrailerSize  = errors.New("http: chunked trailer section too large")
+	errChunkSize    = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
+	errChunkEnd     = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
+	errTrailerSize  = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
 	continueMessage = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 )
 

@@ -55,14 +55,16 @@ type headInfo struct {
 }
 
 // readHead reads until buf[r:] starts with a complete request head and returns its length,
-// through the blank line that ends it. Empty lines before the request line are consumed. A
-// head over the limits yields a requestError; a closed, timed-out or shut-down connection
-// yields err, and the connection closes without an answer.
+// through the blank line that ends it; lineEnds gets the offset of each line's LF. Empty lines
+// before the request line are consumed. A head over the limits yields a requestError; a
+// closed, timed-out or shut-down connection yields err, and the connection closes unanswered.
 func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 	lim := &c.srv.lim
-	scan, lines := 0, 0
+	scan := 0
+	c.lineEnds = c.lineEnds[:0]
 	headArmed := false
 	for {
+		lines := len(c.lineEnds)
 		i := bytes.IndexByte(c.buf[c.r+scan:c.w], '\n')
 		if i < 0 {
 			partial := c.w - c.r - scan
@@ -89,67 +91,76 @@ func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 			continue
 		case lines == 0 && size > lim.RequestLine:
 			return 0, errLineTooLong, nil
-		case lines > 0 && size == 0:
-			return scan + i + 1, nil, nil
 		case lines > 0 && size > lim.FieldSize:
 			return 0, errFieldTooLarge, nil
-		case lines > lim.Fields:
+		case lines > lim.Fields && size > 0:
 			return 0, errTooManyFields, nil
 		}
-		lines++
+		c.lineEnds = append(c.lineEnds, int32(scan+i))
 		scan += i + 1
+		if lines > 0 && size == 0 {
+			return scan, nil, nil
+		}
 	}
 }
 
 // parseHead parses a complete request head (request line, header lines, blank line) into req
-// and h. The Request's slices point into head.
-func parseHead(head []byte, req *wsgi.Request, h *headInfo) *requestError {
+// and h; ends holds the offset of each line's LF in head. The Request's slices point into head.
+func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *requestError {
 	*h = headInfo{contentLength: -1}
-	line, rest := nextLine(head)
-	if rerr := parseRequestLine(line, req, h); rerr != nil {
-		return rerr
-	}
 	req.Header = req.Header[:0]
-	for {
-		line, rest = nextLine(rest)
-		if len(line) == 0 {
-			break
+	start := 0
+	for i, end := range ends {
+		line := head[start:end]
+		start = int(end) + 1
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return errFolding
+		var rerr *requestError
+		switch {
+		case i == 0:
+			rerr = parseRequestLine(line, req, h)
+		case len(line) == 0:
+			return h.finish(req)
+		default:
+			rerr = parseHeaderLine(line, req, h)
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return errHeaderLine
-		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
-		if !isToken(name) {
-			return errHeaderName
-		}
-		for _, b := range value {
-			if !fieldValueByte[b] {
-				return errHeaderValue
-			}
-		}
-		if rerr := h.noteHeader(name, value); rerr != nil {
+		if rerr != nil {
 			return rerr
 		}
-		if bytes.IndexByte(name, '_') >= 0 {
-			continue // would alias the "-" spelling in the environ
-		}
-		req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
 	}
-	return h.finish(req)
+	return errHeaderLine // not reached: readHead ends every head with a blank line
 }
 
-// nextLine splits off one line, without its LF or CRLF. b always ends with a LF here.
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexByte(b, '\n')
-	line, rest = b[:i], b[i+1:]
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
+// parseHeaderLine checks one "name: value" line in a single pass over the name and adds it to
+// req.Header, unless the name holds "_": such a name would alias its "-" spelling in the environ.
+func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
+	if line[0] == ' ' || line[0] == '\t' {
+		return errFolding
 	}
-	return line, rest
+	colon, underscore := 0, false
+	for ; colon < len(line) && tokenByte[line[colon]]; colon++ {
+		underscore = underscore || line[colon] == '_'
+	}
+	switch {
+	case colon == len(line):
+		return errHeaderLine
+	case colon == 0 || line[colon] != ':':
+		return errHeaderName
+	}
+	name, value := line[:colon], trimOWS(line[colon+1:])
+	for _, b := range value {
+		if !fieldValueByte[b] {
+			return errHeaderValue
+		}
+	}
+	if rerr := h.noteHeader(name, value); rerr != nil {
+		return rerr
+	}
+	if !underscore {
+		req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
+	}
+	return nil
 }
 
 func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {

@@ -7,12 +7,23 @@ import (
 	"gowsgi/wsgi"
 )
 
+// parseText runs parseHead on a complete head, with the line ends readHead would find.
+func parseText(head string, req *wsgi.Request, h *headInfo) *requestError {
+	var ends []int32
+	for i := range len(head) {
+		if head[i] == '\n' {
+			ends = append(ends, int32(i))
+		}
+	}
+	return parseHead([]byte(head), ends, req, h)
+}
+
 func TestHTTPParseHeadFields(t *testing.T) {
 	var req wsgi.Request
 	var h headInfo
 	head := "POST /a%20b/c?x=1&y=2#frag HTTP/1.1\r\nHost: example.com\r\nX-Spaced: \t two  words \t\r\n" +
 		"Content-Length: 3\r\nX_Under: dropped\r\nAccept:\r\n\r\n"
-	if rerr := parseHead([]byte(head), &req, &h); rerr != nil {
+	if rerr := parseText(head, &req, &h); rerr != nil {
 		t.Fatalf("parse failed: %s", rerr.reason)
 	}
 	checks := []struct{ got, want string }{
@@ -50,7 +61,7 @@ func TestHTTPParseTargets(t *testing.T) {
 	} {
 		var req wsgi.Request
 		var h headInfo
-		if rerr := parseHead([]byte("OPTIONS "+target+" HTTP/1.1\r\n\r\n"), &req, &h); rerr != nil {
+		if rerr := parseText("OPTIONS "+target+" HTTP/1.1\r\n\r\n", &req, &h); rerr != nil {
 			t.Fatalf("%s: %s", target, rerr.reason)
 		}
 		if got := string(req.Path) + " " + string(req.Query); got != want {
@@ -76,7 +87,7 @@ func TestHTTPParseConnectionSemantics(t *testing.T) {
 	for _, c := range cases {
 		var req wsgi.Request
 		var h headInfo
-		if rerr := parseHead([]byte(c.head), &req, &h); rerr != nil {
+		if rerr := parseText(c.head, &req, &h); rerr != nil {
 			t.Fatalf("%q: %s", c.head, rerr.reason)
 		}
 		if h.keepAlive != c.keepAlive || h.isHead != c.isHead || h.expectContinue != c.expect {
@@ -98,7 +109,7 @@ func TestHTTPParseErrorReasons(t *testing.T) {
 	} {
 		var req wsgi.Request
 		var h headInfo
-		if got := parseHead([]byte(head), &req, &h); got != want {
+		if got := parseText(head, &req, &h); got != want {
 			t.Errorf("%q: got %v, want %q", head, got, want.reason)
 		}
 	}

@@ -74,6 +74,7 @@ func newHTTPServer(lim Limits, scheme string, dispatch func(req *wsgi.Request, w
 	if lim.FieldSize <= 0 {
 		lim.FieldSize = 65534
 	}
+	startDateClock()
 	headMax := lim.RequestLine + 2 + lim.Fields*(lim.FieldSize+2) + 2
 	if headMax > maxHeadBytes || headMax < 0 {
 		headMax = maxHeadBytes
@@ -167,6 +168,7 @@ type httpConn struct {
 	// lineInBuf says they still point into buf.
 	requestLine []byte
 	lineInBuf   bool
+	lineEnds    []int32 // of the current head, from readHead for parseHead
 
 	readDeadline, writeDeadline time.Time
 	requests                    int
@@ -271,7 +273,7 @@ func (c *httpConn) serve() {
 			return
 		}
 		if rerr == nil {
-			rerr = parseHead(c.buf[c.r:c.r+n], &c.req, &c.head)
+			rerr = parseHead(c.buf[c.r:c.r+n], c.lineEnds, &c.req, &c.head)
 		}
 		if rerr != nil {
 			c.appendError(rerr)
@@ -373,21 +375,30 @@ func (c *httpConn) flushOutput() error {
 	return nil
 }
 
-// dateLine is the Date header, formatted once a second and shared by all connections.
-type dateLine struct {
-	unix int64
-	line []byte
+// currentDate is the Date header line, formatted once a second by one goroutine so that a
+// response only copies it.
+var (
+	currentDate   atomic.Pointer[[]byte]
+	dateClockOnce sync.Once
+)
+
+func startDateClock() {
+	dateClockOnce.Do(func() {
+		setDate(time.Now())
+		go func() {
+			for {
+				now := time.Now()
+				time.Sleep(now.Truncate(time.Second).Add(time.Second).Sub(now))
+				setDate(time.Now())
+			}
+		}()
+	})
 }
 
-var currentDate atomic.Pointer[dateLine]
-
-func appendDate(w []byte) []byte {
-	now := time.Now()
-	d := currentDate.Load()
-	if d == nil || d.unix != now.Unix() {
-		line := now.UTC().AppendFormat([]byte("Date: "), "Mon, 02 Jan 2006 15:04:05 GMT")
-		d = &dateLine{unix: now.Unix(), line: append(line, crlf...)}
-		currentDate.Store(d)
-	}
-	return append(w, d.line...)
+func setDate(now time.Time) {
+	line := now.UTC().AppendFormat([]byte("Date: "), "Mon, 02 Jan 2006 15:04:05 GMT")
+	line = append(line, crlf...)
+	currentDate.Store(&line)
 }
+
+func appendDate(w []byte) []byte { return append(w, *currentDate.Load()...) }

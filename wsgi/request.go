@@ -4,12 +4,18 @@
 package wsgi
 
 import (
+	"errors"
 	"io"
 	"os"
 )
 
+// ErrMalformedBody is what Body.Read errors wrap when the client sent a body that breaks HTTP
+// framing (a bad chunk size, say): the answer is then 400, not an application error.
+var ErrMalformedBody = errors.New("malformed request body")
+
 // HeaderField is one request or response header as it travels on the wire. The engine's slices
-// may point into its read buffer: they stay valid until the first Body.Read of the request.
+// may point into its read buffer: they stay valid until the first Body.Read of the request
+// (Method, RawURI, Path and Query of a Request stay valid for the whole request).
 type HeaderField struct {
 	Name  []byte
 	Value []byte
@@ -20,7 +26,8 @@ type Request struct {
 	Method []byte
 	// RawURI is the request target exactly as sent ("/a%20b?x=1").
 	RawURI []byte
-	// Path and Query split RawURI at the first '?'; Path is still percent-encoded.
+	// Path and Query split RawURI at the first '?'; Path is still percent-encoded, and the
+	// scheme and authority of an absolute-form target are already removed.
 	Path  []byte
 	Query []byte
 	// Proto is "HTTP/1.0" or "HTTP/1.1".
@@ -29,7 +36,8 @@ type Request struct {
 	// ContentLength is the declared body length, or -1 for a chunked body.
 	ContentLength int64
 	// Body yields the decoded body bytes and then io.EOF. It is never nil; a request without a
-	// body reads as empty. The engine answers "Expect: 100-continue" on the first Read.
+	// body reads as empty. The engine answers "Expect: 100-continue" on the first Read. Errors
+	// caused by malformed framing wrap ErrMalformedBody.
 	Body io.Reader
 
 	RemoteAddr string

@@ -2,6 +2,8 @@ package wsgi
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"strconv"
 	"sync"
@@ -35,7 +37,8 @@ type exchange struct {
 	status  []byte
 	length  int64 // Content-Length the app declared, or -1
 	written int64
-	failed  bool // the client went away
+	failed  bool  // the client went away
+	bodyErr error // reading the request body failed
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -44,7 +47,7 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 // thread for the duration, so the request stays on one Python thread state.
 func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
-	ex.req, ex.w, ex.length, ex.written, ex.failed = req, w, -1, 0, false
+	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
 	h.buildEnviron(ex)
 	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
 	for !ex.failed {
@@ -87,17 +90,7 @@ func (h *Handler) buildEnviron(ex *exchange) {
 	req, e := ex.req, &ex.env
 	e.reset()
 	e.add(keyRequestMethod, req.Method)
-	path := req.Path
-	if i := bytes.Index(path, []byte("://")); i > 0 && path[0] != '/' {
-		// absolute-form target: the path starts after the authority
-		rest := path[i+3:]
-		if j := bytes.IndexByte(rest, '/'); j >= 0 {
-			path = rest[j:]
-		} else {
-			path = []byte("/")
-		}
-	}
-	ex.path = appendUnescaped(ex.path[:0], path)
+	ex.path = appendUnescaped(ex.path[:0], req.Path)
 	pathInfo := ex.path
 	if len(h.scriptName) > 0 {
 		e.add(keyScriptName, h.scriptName)
@@ -165,29 +158,51 @@ func (ex *exchange) sendFile(fd int) {
 	}
 }
 
-// fail answers 500 when nothing was sent yet, and cuts the connection otherwise.
+// fail answers 500 when nothing was sent yet, and cuts the connection otherwise. When the app
+// failed because the client's body was malformed, the answer is 400 and the client is to blame.
 func (h *Handler) fail(ex *exchange, reason string) {
-	errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
-	if ex.failed || ex.w.HeaderSent() {
-		ex.w.Abort()
-		return
+	sent := ex.failed || ex.w.HeaderSent()
+	if errors.Is(ex.bodyErr, ErrMalformedBody) {
+		errorlog.Warning("Bad request body from %s: %v", ex.req.RemoteAddr, ex.bodyErr)
+		if !sent {
+			ex.w.WriteHeader(status400, 400, header400)
+			ex.w.Write(body400)
+		}
+	} else {
+		errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
+		if !sent {
+			ex.w.WriteHeader(status500, 500, header500)
+			ex.w.Write(body500)
+		}
 	}
-	ex.w.WriteHeader(status500, 500, header500)
-	ex.w.Write(body500)
+	if sent {
+		ex.w.Abort()
+	}
 }
 
 var (
-	status500 = []byte("500 Internal Server Error")
-	body500   = []byte("Internal Server Error\n")
-	header500 = []HeaderField{
-		{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
-		{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body500)))},
-		{Name: []byte("Connection"), Value: []byte("close")},
-	}
+	status500, body500, header500 = errorAnswer("500 Internal Server Error")
+	status400, body400, header400 = errorAnswer("400 Bad Request")
 )
 
+// errorAnswer makes a short plain-text answer that closes the connection.
+func errorAnswer(status string) ([]byte, []byte, []HeaderField) {
+	body := []byte(status[4:] + "\n")
+	return []byte(status), body, []HeaderField{
+		{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
+		{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body)))},
+		{Name: []byte("Connection"), Value: []byte("close")},
+	}
+}
+
 // ReadBody serves wsgi.input.
-func (ex *exchange) ReadBody(p []byte) (int, error) { return ex.req.Body.Read(p) }
+func (ex *exchange) ReadBody(p []byte) (int, error) {
+	n, err := ex.req.Body.Read(p)
+	if err != nil && err != io.EOF {
+		ex.bodyErr = err
+	}
+	return n, err
+}
 
 // WriteNow serves the write() callable: the header first if it has not gone yet, then the
 // bytes, flushed, as PEP 3333 asks of write().

@@ -55,6 +55,9 @@ func run() int {
 		return master.Run(cfg, version)
 	}
 	listeners, err := inheritedListeners(os.Getenv(master.ListenFDsEnv))
+	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
+	os.Unsetenv(master.WorkerIDEnv)
+	os.Unsetenv(master.ListenFDsEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
 		return worker.ExitBootError
