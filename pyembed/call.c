@@ -38,8 +38,12 @@ static const char *const key_names[] = {
 
 static PyTypeObject call_type;
 static PyObject *keys[KEY_COUNT];
+/* The last value seen for each indexed key: the method, protocol, server address, Host, Accept
+ * and the like repeat from one request to the next, so most requests make no new string for
+ * them. Only touched with the GIL held. */
+static PyObject *last_values[KEY_COUNT];
 static PyObject *environ_template;
-static PyObject *comma;
+static PyObject *comma, *input_key, *close_name;
 
 int gw_setup_wsgi(int multithread, int multiprocess) {
     gw_enter();
@@ -50,6 +54,8 @@ int gw_setup_wsgi(int multithread, int multiprocess) {
             goto out;
     }
     comma = PyUnicode_InternFromString(",");
+    input_key = PyUnicode_InternFromString("wsgi.input");
+    close_name = PyUnicode_InternFromString("close");
     if (PyType_Ready(&call_type) < 0 || PyType_Ready(&gw_input_type) < 0 ||
         PyType_Ready(&gw_file_wrapper_type) < 0)
         goto out;
@@ -72,6 +78,25 @@ static uint32_t read_u32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static PyObject *latin1(const char *p, Py_ssize_t n) {
+    return PyUnicode_DecodeLatin1(p, n, NULL);
+}
+
+static PyObject *cached_value(int idx, const char *p, Py_ssize_t n) {
+    PyObject *last = last_values[idx];
+    if (last != NULL && PyUnicode_GET_LENGTH(last) == n &&
+        memcmp(PyUnicode_1BYTE_DATA(last), p, n) == 0) {
+        Py_INCREF(last);
+        return last;
+    }
+    PyObject *value = latin1(p, n);
+    if (value != NULL) {
+        Py_INCREF(value);
+        Py_XSETREF(last_values[idx], value);
+    }
+    return value;
+}
+
 /* build_environ reads entries of the form: key index (1 byte; 255 = a literal name follows as
  * u16 length + bytes), u32 value length, value bytes. Values are latin-1, as PEP 3333 says.
  * Repeated header keys are joined with ",". */
@@ -92,7 +117,8 @@ static PyObject *build_environ(const char *buf, Py_ssize_t len) {
             Py_INCREF(key);
         }
         Py_ssize_t n = read_u32(p);
-        PyObject *value = PyUnicode_DecodeLatin1((const char *)p + 4, n, NULL);
+        PyObject *value = idx == LITERAL_KEY ? latin1((const char *)p + 4, n)
+                                             : cached_value(idx, (const char *)p + 4, n);
         p += 4 + n;
         if (key == NULL || value == NULL)
             goto fail;
@@ -402,22 +428,61 @@ static void first_step(gw_call *c, gw_step *out) {
     step(c, out);
 }
 
+/* A finished call that nothing else refers to is kept for the thread's next request, with its
+ * write callable and input object, so a request allocates neither. */
+static __thread gw_call *spare_call;
+
+static gw_call *new_call(void) {
+    gw_call *c = spare_call;
+    if (c != NULL) {
+        spare_call = NULL;
+        return c;
+    }
+    c = PyObject_New(gw_call, &call_type);
+    if (c != NULL)
+        memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
+    return c;
+}
+
+static void release_call(gw_call *c) {
+    Py_CLEAR(c->status);
+    Py_CLEAR(c->headers);
+    Py_CLEAR(c->result);
+    Py_CLEAR(c->iter);
+    c->changed = c->sent = 0;
+    c->pos = 0;
+    if (c->input != NULL && Py_REFCNT(c->input) > 1)
+        Py_CLEAR(c->input); /* the app kept wsgi.input: it gets a fresh one next time */
+    /* write refers back to the call; dropping it unless it is ours alone breaks that cycle. */
+    if (c->write != NULL && Py_REFCNT(c->write) > 1)
+        Py_CLEAR(c->write);
+    Py_ssize_t own = 1 + (c->write != NULL);
+    if (spare_call == NULL && Py_REFCNT(c) == own) {
+        spare_call = c;
+        return;
+    }
+    Py_CLEAR(c->write);
+    Py_DECREF(c);
+}
+
 gw_call *gw_call_start(PyObject *app, const char *env_buf, Py_ssize_t env_len, uintptr_t io,
                        Py_ssize_t content_length, gw_step *out) {
     memset(out, 0, sizeof *out);
     gw_enter();
-    gw_call *c = PyObject_New(gw_call, &call_type);
+    gw_call *c = new_call();
     if (c == NULL) {
         fail(out, gw_format_exception());
         gw_leave();
         return NULL;
     }
-    memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
     c->io = io;
     PyObject *env = build_environ(env_buf, env_len);
     if (env != NULL) {
-        c->input = gw_input_new(io, content_length);
-        if (c->input == NULL || PyDict_SetItemString(env, "wsgi.input", c->input) < 0)
+        if (c->input != NULL)
+            gw_input_reset(c->input, io, content_length);
+        else
+            c->input = gw_input_new(io, content_length);
+        if (c->input == NULL || PyDict_SetItem(env, input_key, c->input) < 0)
             Py_CLEAR(env);
     }
     if (env == NULL) {
@@ -442,6 +507,16 @@ void gw_call_next(gw_call *c, gw_step *out) {
     gw_leave();
 }
 
+/* lookup_attr gets an attribute that may be missing without raising and formatting an
+ * AttributeError for nothing. */
+static int lookup_attr(PyObject *obj, PyObject *name, PyObject **out) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, out);
+#else
+    return _PyObject_LookupAttr(obj, name, out);
+#endif
+}
+
 /* gw_call_finish ends the request: close() on the result whatever happened (PEP 3333), then
  * the call's references go. Returns close()'s traceback, if it raised. */
 char *gw_call_finish(gw_call *c) {
@@ -451,19 +526,20 @@ char *gw_call_finish(gw_call *c) {
     c->io = 0;
     if (c->input != NULL)
         gw_input_detach(c->input);
-    if (c->result != NULL) {
-        PyObject *close = PyObject_GetAttrString(c->result, "close");
+    PyObject *r = c->result;
+    if (r != NULL && !PyList_CheckExact(r) && !PyTuple_CheckExact(r)) {
+        PyObject *close = NULL;
+        if (lookup_attr(r, close_name, &close) < 0)
+            err = gw_format_exception();
         if (close != NULL) {
-            PyObject *r = PyObject_CallNoArgs(close);
+            PyObject *res = PyObject_CallNoArgs(close);
             Py_DECREF(close);
-            if (r == NULL)
+            if (res == NULL)
                 err = gw_format_exception();
-            Py_XDECREF(r);
-        } else {
-            PyErr_Clear();
+            Py_XDECREF(res);
         }
     }
-    Py_DECREF(c);
+    release_call(c);
     gw_leave();
     return err;
 }

@@ -200,6 +200,15 @@ PyObject *gw_input_new(uintptr_t io, Py_ssize_t content_length) {
     return (PyObject *)in;
 }
 
+/* gw_input_reset readies a finished request's input for the next request, keeping its buffer. */
+void gw_input_reset(PyObject *input, uintptr_t io, Py_ssize_t content_length) {
+    gw_input *in = (gw_input *)input;
+    in->io = io;
+    in->content_length = content_length;
+    in->taken = in->start = in->end = 0;
+    in->eof = content_length == 0;
+}
+
 void gw_input_detach(PyObject *input) { ((gw_input *)input)->io = 0; }
 
 typedef struct {

@@ -44,6 +44,7 @@ char *gw_call_finish(gw_call *c);
 extern PyTypeObject gw_input_type;
 extern PyTypeObject gw_file_wrapper_type;
 PyObject *gw_input_new(uintptr_t io, Py_ssize_t content_length);
+void gw_input_reset(PyObject *input, uintptr_t io, Py_ssize_t content_length);
 void gw_input_detach(PyObject *input);
 int gw_file_wrapper_fd(PyObject *obj);
 
