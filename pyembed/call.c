@@ -1,5 +1,5 @@
-/* One WSGI request in flight: the environ built in one pass from the buffer Go packed, the
- * start_response callable, and the steps of the response that Go writes between calls. */
+/* One WSGI request in flight: the start_response callable, and the steps of the response that
+ * Go writes between calls. */
 #include "pyembed.h"
 #include <string.h>
 #include <stdlib.h>
@@ -21,131 +21,25 @@ struct gw_call {
     Py_ssize_t head_cap;
 };
 
-/* Environ keys Go refers to by index; the order matches environKeys in environ.go. */
-static const char *const key_names[] = {
-    "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
-    "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR",
-    "REMOTE_PORT", "RAW_URI", "wsgi.url_scheme",
-    "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING",
-    "HTTP_ACCEPT_LANGUAGE", "HTTP_CONNECTION", "HTTP_COOKIE", "HTTP_REFERER",
-    "HTTP_CACHE_CONTROL", "HTTP_ORIGIN", "HTTP_AUTHORIZATION", "HTTP_X_FORWARDED_FOR",
-    "HTTP_X_FORWARDED_PROTO", "HTTP_X_REQUESTED_WITH", "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_IF_NONE_MATCH", "HTTP_UPGRADE_INSECURE_REQUESTS", "HTTP_PRAGMA", "HTTP_X_REAL_IP",
-};
-#define KEY_COUNT ((int)(sizeof key_names / sizeof key_names[0]))
-#define FIRST_HEADER_KEY 13
-#define LITERAL_KEY 255
-
 static PyTypeObject call_type;
-static PyObject *keys[KEY_COUNT];
-/* The last value seen for each indexed key: the method, protocol, server address, Host, Accept
- * and the like repeat from one request to the next, so most requests make no new string for
- * them. Only touched with the GIL held. */
-static PyObject *last_values[KEY_COUNT];
-static PyObject *environ_template;
-static PyObject *comma, *input_key, *close_name;
+static PyObject *input_key, *close_name;
 
 int gw_setup_wsgi(int multithread, int multiprocess) {
     gw_enter();
     int rc = -1;
-    for (int i = 0; i < KEY_COUNT; i++) {
-        keys[i] = PyUnicode_InternFromString(key_names[i]);
-        if (keys[i] == NULL)
-            goto out;
-    }
-    comma = PyUnicode_InternFromString(",");
-    input_key = PyUnicode_InternFromString("wsgi.input");
-    close_name = PyUnicode_InternFromString("close");
     if (PyType_Ready(&call_type) < 0 || PyType_Ready(&gw_input_type) < 0 ||
         PyType_Ready(&gw_file_wrapper_type) < 0)
         goto out;
-    PyObject *errors = PySys_GetObject("stderr");
-    environ_template = Py_BuildValue(
-        "{s(ii)sOsOsOsOsOsOss}", "wsgi.version", 1, 0, "wsgi.errors", errors ? errors : Py_None,
-        "wsgi.multithread", multithread ? Py_True : Py_False, "wsgi.multiprocess",
-        multiprocess ? Py_True : Py_False, "wsgi.run_once", Py_False, "wsgi.input_terminated",
-        Py_True, "wsgi.file_wrapper", (PyObject *)&gw_file_wrapper_type, "SCRIPT_NAME", "");
-    if (environ_template != NULL)
+    input_key = PyUnicode_InternFromString("wsgi.input");
+    close_name = PyUnicode_InternFromString("close");
+    if (input_key != NULL && close_name != NULL &&
+        gw_environ_setup(multithread, multiprocess) == 0)
         rc = 0;
 out:
     if (rc < 0)
         PyErr_Print();
     gw_leave();
     return rc;
-}
-
-static uint32_t read_u32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static PyObject *latin1(const char *p, Py_ssize_t n) {
-    return PyUnicode_DecodeLatin1(p, n, NULL);
-}
-
-static PyObject *cached_value(int idx, const char *p, Py_ssize_t n) {
-    PyObject *last = last_values[idx];
-    if (last != NULL && PyUnicode_GET_LENGTH(last) == n &&
-        memcmp(PyUnicode_1BYTE_DATA(last), p, n) == 0) {
-        Py_INCREF(last);
-        return last;
-    }
-    PyObject *value = latin1(p, n);
-    if (value != NULL) {
-        Py_INCREF(value);
-        Py_XSETREF(last_values[idx], value);
-    }
-    return value;
-}
-
-/* build_environ reads entries of the form: key index (1 byte; 255 = a literal name follows as
- * u16 length + bytes), u32 value length, value bytes. Values are latin-1, as PEP 3333 says.
- * Repeated header keys are joined with ",". */
-static PyObject *build_environ(const char *buf, Py_ssize_t len) {
-    PyObject *env = PyDict_Copy(environ_template);
-    if (env == NULL)
-        return NULL;
-    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
-    while (p < end) {
-        int idx = *p++;
-        PyObject *key;
-        if (idx == LITERAL_KEY) {
-            Py_ssize_t n = p[0] | p[1] << 8;
-            key = PyUnicode_DecodeLatin1((const char *)p + 2, n, NULL);
-            p += 2 + n;
-        } else {
-            key = keys[idx];
-            Py_INCREF(key);
-        }
-        Py_ssize_t n = read_u32(p);
-        PyObject *value = idx == LITERAL_KEY ? latin1((const char *)p + 4, n)
-                                             : cached_value(idx, (const char *)p + 4, n);
-        p += 4 + n;
-        if (key == NULL || value == NULL)
-            goto fail;
-        if (idx >= FIRST_HEADER_KEY) {
-            PyObject *prev = PyDict_GetItemWithError(env, key);
-            if (prev != NULL) {
-                PyObject *joined = PyUnicode_Concat(prev, comma);
-                Py_SETREF(joined, joined ? PyUnicode_Concat(joined, value) : NULL);
-                Py_SETREF(value, joined);
-                if (value == NULL)
-                    goto fail;
-            }
-        }
-        int rc = PyDict_SetItem(env, key, value);
-        Py_DECREF(key);
-        Py_DECREF(value);
-        if (rc < 0)
-            goto fail_env;
-        continue;
-    fail:
-        Py_XDECREF(key);
-        Py_XDECREF(value);
-    fail_env:
-        Py_DECREF(env);
-        return NULL;
-    }
-    return env;
 }
 
 static int is_tchar(unsigned char c) {
@@ -476,7 +370,7 @@ gw_call *gw_call_start(PyObject *app, const char *env_buf, Py_ssize_t env_len, u
         return NULL;
     }
     c->io = io;
-    PyObject *env = build_environ(env_buf, env_len);
+    PyObject *env = gw_build_environ(env_buf, env_len);
     if (env != NULL) {
         if (c->input != NULL)
             gw_input_reset(c->input, io, content_length);

@@ -67,30 +67,31 @@ static Py_ssize_t size_arg(PyObject *const *args, Py_ssize_t nargs) {
     return PyLong_AsSsize_t(args[0]);
 }
 
+/* input_read returns size bytes (fewer only at the end of the body), or the whole rest of the
+ * body without size. Memory grows with what arrives, not with what the app asks for. */
 static PyObject *input_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     gw_input *in = (gw_input *)self;
     Py_ssize_t size = size_arg(args, nargs);
     if (size == -1 && PyErr_Occurred())
         return NULL;
     Py_ssize_t buffered = in->end - in->start;
-    Py_ssize_t want = size;
-    if (size < 0)
-        want = in->content_length >= 0 ? buffered + in->content_length - in->taken : 65536;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, want);
+    Py_ssize_t limit = size < 0 ? PY_SSIZE_T_MAX : size;
+    if (in->content_length >= 0 && buffered + in->content_length - in->taken < limit)
+        limit = buffered + in->content_length - in->taken;
+    Py_ssize_t cap = in->content_length >= 0 || limit < 65536 ? limit : 65536;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, cap);
     if (out == NULL)
         return NULL;
-    Py_ssize_t have = buffered < want ? buffered : want;
+    Py_ssize_t have = buffered < cap ? buffered : cap;
     memcpy(PyBytes_AS_STRING(out), in->buf + in->start, have);
     in->start += have;
-    for (;;) {
-        if (have == want) {
-            if (size >= 0 || in->eof || in->content_length >= 0)
-                break;
-            want *= 2; /* unknown length: read until the end */
-            if (_PyBytes_Resize(&out, want) < 0)
+    while (have < limit) {
+        if (have == cap) {
+            cap = cap > limit / 2 ? limit : cap * 2;
+            if (_PyBytes_Resize(&out, cap) < 0)
                 return NULL;
         }
-        Py_ssize_t got = pull(in, PyBytes_AS_STRING(out) + have, want - have);
+        Py_ssize_t got = pull(in, PyBytes_AS_STRING(out) + have, cap - have);
         if (got < 0) {
             Py_DECREF(out);
             return NULL;
@@ -99,7 +100,7 @@ static PyObject *input_read(PyObject *self, PyObject *const *args, Py_ssize_t na
             break;
         have += got;
     }
-    if (have != want && _PyBytes_Resize(&out, have) < 0)
+    if (have != cap && _PyBytes_Resize(&out, have) < 0)
         return NULL;
     return out;
 }

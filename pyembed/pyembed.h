@@ -17,8 +17,10 @@ PyObject *gw_load_app(const char *module, const char *attr, int call, const char
                       char **kind, char **msg);
 char *gw_sys_executable(void);
 
-/* Environ constants shared by every request (call.c). */
+/* The environ (environ.c) and what every request shares (call.c). */
 int gw_setup_wsgi(int multithread, int multiprocess);
+int gw_environ_setup(int multithread, int multiprocess);
+PyObject *gw_build_environ(const char *buf, Py_ssize_t len);
 
 /* A request in flight (call.c). */
 enum { GW_ERROR = 1, GW_DONE = 2, GW_CHUNK = 3, GW_FILE = 4 };

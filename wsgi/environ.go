@@ -2,7 +2,7 @@ package wsgi
 
 import "encoding/binary"
 
-// Environ keys the C side knows by index; the order matches key_names in pyembed/call.c.
+// Environ keys the C side knows by index; the order matches key_names in pyembed/environ.c.
 const (
 	keyRequestMethod = iota
 	keyScriptName
@@ -24,7 +24,8 @@ const (
 const literalKey = 255
 
 // commonHeaders maps lower-case header names to their interned environ key, so the most
-// frequent headers cost no key string per request.
+// frequent headers cost no key string per request. The order continues key_names in
+// pyembed/environ.c.
 var commonHeaders = map[string]byte{}
 
 func init() {

@@ -205,3 +205,31 @@ func TestLoadErrorKinds(t *testing.T) {
 		t.Fatal(err.Error())
 	}
 }
+
+func TestInputReadSizes(t *testing.T) {
+	if got := serve(t, "/read_sizes", "abcdefgh").body.String(); got != "abc//defgh" {
+		t.Errorf("read(3), read(0), read(None): got %q", got)
+	}
+	if got := serve(t, "/read_sizes?huge", "abcdefgh").body.String(); got != "abcdefgh//" {
+		t.Errorf("read(10**12) must return the body without allocating the size: got %q", got)
+	}
+}
+
+// TestCommonHeaderKeys checks that Go's index of each interned header key names the same key
+// in the C table.
+func TestCommonHeaderKeys(t *testing.T) {
+	var header []string
+	for name := range commonHeaders {
+		header = append(header, name+": v-"+name)
+	}
+	var env map[string]any
+	if err := json.Unmarshal(serve(t, "/environ_dump", "", header...).body.Bytes(), &env); err != nil {
+		t.Fatal(err)
+	}
+	for name := range commonHeaders {
+		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+		if env[key] != "v-"+name {
+			t.Errorf("%s = %v, want %q", key, env[key], "v-"+name)
+		}
+	}
+}

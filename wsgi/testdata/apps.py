@@ -128,6 +128,14 @@ def thread_id(environ, start_response):
     return [str(threading.get_ident()).encode()]
 
 
+
+def read_sizes(environ, start_response):
+    inp = environ["wsgi.input"]
+    parts = [inp.read(10**12 if environ["QUERY_STRING"] == "huge" else 3), inp.read(0), inp.read(None)]
+    start_response("200 OK", [])
+    return [b"/".join(parts)]
+
+
 def app(environ, start_response):
     name = environ["PATH_INFO"].strip("/").split(" ")[0]
     return globals()[name](environ, start_response)
