@@ -5,6 +5,19 @@ import sys
 import traceback
 
 
+class RequestTimeout(BaseException):
+    """Raised inside a request that ran past --timeout. It derives from BaseException so that an
+    app's `except Exception` does not swallow it."""
+
+
+def _thread_stack(thread_id):
+    """The stack of a thread that is running a request, for the error log."""
+    frame = sys._current_frames().get(thread_id)
+    if frame is None:
+        return "(the thread is not running Python code)\n"
+    return "".join(traceback.format_stack(frame))
+
+
 def _setup(paths):
     """Put the app's directory and --pythonpath first on sys.path, as gunicorn does."""
     entries = [p for p in paths.split("\n") if p]

@@ -412,10 +412,13 @@ static int lookup_attr(PyObject *obj, PyObject *name, PyObject **out) {
 }
 
 /* gw_call_finish ends the request: close() on the result whatever happened (PEP 3333), then
- * the call's references go. Returns close()'s traceback, if it raised. */
-char *gw_call_finish(gw_call *c) {
+ * the call's references go. Returns close()'s traceback, if it raised. interrupted says that
+ * RequestTimeout was raised in this thread for the request. */
+char *gw_call_finish(gw_call *c, int interrupted) {
     char *err = NULL;
     gw_enter();
+    if (interrupted) /* a timeout that came too late must not hit the thread's next request */
+        PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), NULL);
     Py_CLEAR(c->chunk);
     c->io = 0;
     if (c->input != NULL)

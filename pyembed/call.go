@@ -75,11 +75,12 @@ func (call *Call) Next() Step {
 }
 
 // Finish calls close() on the response and releases the request. It returns close()'s
-// traceback when close() raised.
-func (call *Call) Finish() string {
+// traceback when close() raised. interrupted says Interrupt was called for this request: a
+// RequestTimeout still pending then is withdrawn.
+func (call *Call) Finish(interrupted bool) string {
 	var err string
 	if call.c != nil {
-		err = takeString(C.gw_call_finish(call.c))
+		err = takeString(C.gw_call_finish(call.c, cbool(interrupted)))
 	}
 	call.handle.Delete()
 	*call = Call{}
@@ -102,3 +103,17 @@ func (call *Call) result() Step {
 	}
 	return out
 }
+
+// CurrentThread is the Python thread id (threading.get_ident()) of the calling OS thread; the
+// caller must be locked to it.
+func CurrentThread() uint64 { return uint64(C.PyThread_get_thread_ident()) }
+
+// Interrupt raises RequestTimeout in the Python thread and returns that thread's stack. It waits
+// for the GIL, so it blocks for as long as something holds it.
+func Interrupt(thread uint64) string {
+	return takeString(C.gw_interrupt(C.ulong(thread)))
+}
+
+// Probe returns once it has held the GIL: proof that Python can make progress. The caller
+// must be locked to its OS thread.
+func Probe() { C.gw_probe() }

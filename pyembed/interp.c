@@ -12,6 +12,8 @@ static PyInterpreterState *interp;
 static __thread PyThreadState *thread_state;
 static PyObject *format_exception;  /* traceback.format_exception */
 static PyObject *load_app;          /* the loader defined by the bootstrap code */
+static PyObject *thread_stack;      /* bootstrap's _thread_stack(thread_id) */
+static PyObject *request_timeout;   /* bootstrap's RequestTimeout exception */
 
 void gw_enter(void) {
     if (thread_state == NULL)
@@ -71,7 +73,11 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
         return -1;
     }
     load_app = PyDict_GetItemString(globals, "_load_app");
+    thread_stack = PyDict_GetItemString(globals, "_thread_stack");
+    request_timeout = PyDict_GetItemString(globals, "RequestTimeout");
     Py_INCREF(load_app);
+    Py_INCREF(thread_stack);
+    Py_INCREF(request_timeout);
     PyObject *tb = PyImport_ImportModule("traceback");
     format_exception = PyObject_GetAttrString(tb, "format_exception");
     Py_DECREF(tb);
@@ -163,4 +169,28 @@ char *gw_sys_executable(void) {
     PyObject *exe = PySys_GetObject("executable");
     const char *s = (exe && PyUnicode_Check(exe)) ? PyUnicode_AsUTF8(exe) : NULL;
     return strdup(s ? s : "");
+}
+
+/* gw_interrupt returns the Python stack of the thread (malloc'd) and raises RequestTimeout in it
+ * at its next bytecode. A thread blocked in C sees the exception only when it returns. */
+char *gw_interrupt(unsigned long thread_id) {
+    gw_enter();
+    char *out = NULL;
+    PyObject *text = PyObject_CallFunction(thread_stack, "k", thread_id);
+    if (text != NULL) {
+        const char *s = PyUnicode_AsUTF8(text);
+        out = s ? strdup(s) : NULL;
+        Py_DECREF(text);
+    }
+    if (out == NULL)
+        out = gw_format_exception();
+    PyThreadState_SetAsyncExc(thread_id, request_timeout);
+    gw_leave();
+    return out;
+}
+
+/* gw_probe takes the GIL and gives it back: it returns only while Python can make progress. */
+void gw_probe(void) {
+    gw_enter();
+    gw_leave();
 }

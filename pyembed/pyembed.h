@@ -16,6 +16,8 @@ char *gw_format_exception(void);
 PyObject *gw_load_app(const char *module, const char *attr, int call, const char *args,
                       char **kind, char **msg);
 char *gw_sys_executable(void);
+char *gw_interrupt(unsigned long thread_id);
+void gw_probe(void);
 
 /* The environ (environ.c) and what every request shares (call.c). */
 int gw_setup_wsgi(int multithread, int multiprocess);
@@ -40,7 +42,7 @@ typedef struct {
 gw_call *gw_call_start(PyObject *app, const char *env, Py_ssize_t env_len, uintptr_t io,
                        Py_ssize_t content_length, gw_step *out);
 void gw_call_next(gw_call *c, gw_step *out);
-char *gw_call_finish(gw_call *c);
+char *gw_call_finish(gw_call *c, int interrupted);
 
 /* wsgi.input and wsgi.file_wrapper types (input.c). */
 extern PyTypeObject gw_input_type;

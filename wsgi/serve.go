@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"gowsgi/errorlog"
 	"gowsgi/pyembed"
@@ -19,6 +20,7 @@ type Handler struct {
 	// scriptName is the mount point from the SCRIPT_NAME environment variable; it is removed
 	// from the front of PATH_INFO.
 	scriptName []byte
+	inFlight   inFlight
 }
 
 // NewHandler serves app, mounted at scriptName ("" for the root).
@@ -39,6 +41,12 @@ type exchange struct {
 	written int64
 	failed  bool  // the client went away
 	bodyErr error // reading the request body failed
+
+	// Guarded by Handler.inFlight.mu while the request is in flight.
+	start       time.Time
+	thread      uint64
+	slot        int
+	interrupted time.Time // when Watch raised RequestTimeout in the request
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -49,6 +57,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
 	h.buildEnviron(ex)
+	h.inFlight.add(ex)
 	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
 	for !ex.failed {
 		if st.Head != nil && !ex.setHead(st.Head, &st) {
@@ -79,9 +88,10 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
 	}
-	if msg := call.Finish(); msg != "" {
+	if msg := call.Finish(h.inFlight.timedOut(ex)); msg != "" {
 		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
 	}
+	h.inFlight.remove(ex)
 	ex.req, ex.w = nil, nil
 	exchangePool.Put(ex)
 }
@@ -158,40 +168,54 @@ func (ex *exchange) sendFile(fd int) {
 	}
 }
 
-// fail answers 500 when nothing was sent yet, and cuts the connection otherwise. When the app
-// failed because the client's body was malformed, the answer is 400 and the client is to blame.
+// fail answers 500 when nothing was sent yet, and cuts the connection otherwise. A request
+// ended by its timeout gets 503, and one whose client sent a malformed body 400: the client is
+// to blame there, not the app.
 func (h *Handler) fail(ex *exchange, reason string) {
-	sent := ex.failed || ex.w.HeaderSent()
-	if errors.Is(ex.bodyErr, ErrMalformedBody) {
+	answer := &answer500
+	switch {
+	case h.inFlight.timedOut(ex):
+		errorlog.Warning("Request %s %s ended by its timeout", ex.req.Method, ex.req.RawURI)
+		answer = &answer503
+	case errors.Is(ex.bodyErr, ErrMalformedBody):
 		errorlog.Warning("Bad request body from %s: %v", ex.req.RemoteAddr, ex.bodyErr)
-		if !sent {
-			ex.w.WriteHeader(status400, 400, header400)
-			ex.w.Write(body400)
-		}
-	} else {
+		answer = &answer400
+	default:
 		errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
-		if !sent {
-			ex.w.WriteHeader(status500, 500, header500)
-			ex.w.Write(body500)
-		}
 	}
-	if sent {
+	if ex.failed || ex.w.HeaderSent() {
 		ex.w.Abort()
+		return
 	}
+	ex.w.WriteHeader(answer.status, answer.code, answer.header)
+	ex.w.Write(answer.body)
+}
+
+// errorAnswer is a short plain-text answer that closes the connection.
+type errorAnswer struct {
+	status []byte
+	code   int
+	header []HeaderField
+	body   []byte
 }
 
 var (
-	status500, body500, header500 = errorAnswer("500 Internal Server Error")
-	status400, body400, header400 = errorAnswer("400 Bad Request")
+	answer400 = newErrorAnswer(400, "Bad Request")
+	answer500 = newErrorAnswer(500, "Internal Server Error")
+	answer503 = newErrorAnswer(503, "Service Unavailable")
 )
 
-// errorAnswer makes a short plain-text answer that closes the connection.
-func errorAnswer(status string) ([]byte, []byte, []HeaderField) {
-	body := []byte(status[4:] + "\n")
-	return []byte(status), body, []HeaderField{
-		{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
-		{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body)))},
-		{Name: []byte("Connection"), Value: []byte("close")},
+func newErrorAnswer(code int, reason string) errorAnswer {
+	body := []byte(reason + "\n")
+	return errorAnswer{
+		status: []byte(strconv.Itoa(code) + " " + reason),
+		code:   code,
+		body:   body,
+		header: []HeaderField{
+			{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
+			{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body)))},
+			{Name: []byte("Connection"), Value: []byte("close")},
+		},
 	}
 }
 

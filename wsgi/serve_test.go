@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testHandler *Handler
@@ -231,5 +232,60 @@ func TestCommonHeaderKeys(t *testing.T) {
 		if env[key] != "v-"+name {
 			t.Errorf("%s = %v, want %q", key, env[key], "v-"+name)
 		}
+	}
+}
+
+// watchUntil calls Watch from a locked goroutine, as the worker's watchdog does, until done
+// closes, and reports whether Watch ever said the request was stuck.
+func watchUntil(done <-chan *recorder, timeout, grace time.Duration) (*recorder, bool) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	stuck := false
+	for {
+		select {
+		case rec := <-done:
+			return rec, stuck
+		case <-time.After(20 * time.Millisecond):
+			_, s := testHandler.Watch(timeout, grace)
+			stuck = stuck || s
+		}
+	}
+}
+
+func serveAsync(t *testing.T, target string) <-chan *recorder {
+	done := make(chan *recorder, 1)
+	go func() { done <- serve(t, target, "") }()
+	return done
+}
+
+func TestTimeoutInterruptsPythonCode(t *testing.T) {
+	rec, stuck := watchUntil(serveAsync(t, "/spin"), 100*time.Millisecond, 5*time.Second)
+	if rec.code != 503 || stuck {
+		t.Fatalf("got %d (stuck=%v), want 503 from an interrupted loop", rec.code, stuck)
+	}
+	if rec := serve(t, "/hello", ""); rec.code != 200 {
+		t.Fatalf("the next request on the thread got %d", rec.code)
+	}
+}
+
+func TestTimeoutReportsThreadStuckInC(t *testing.T) {
+	rec, stuck := watchUntil(serveAsync(t, "/sleep_in_c?0.6"), 50*time.Millisecond, 200*time.Millisecond)
+	if !stuck || rec.code != 503 {
+		t.Fatalf("got %d, stuck=%v: a sleep in C must be reported stuck, then answered 503", rec.code, stuck)
+	}
+}
+
+func TestWatchReportsOldestRequest(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if busy, _ := testHandler.Watch(0, 0); busy != nil {
+		t.Fatalf("idle handler reported %+v", busy)
+	}
+	done := serveAsync(t, "/sleep_in_c?0.3")
+	time.Sleep(100 * time.Millisecond)
+	busy, _ := testHandler.Watch(0, 0)
+	<-done
+	if busy == nil || busy.Method != "POST" || busy.Path != "/sleep_in_c?0.3" {
+		t.Fatalf("busy = %+v", busy)
 	}
 }

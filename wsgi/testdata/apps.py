@@ -136,6 +136,18 @@ def read_sizes(environ, start_response):
     return [b"/".join(parts)]
 
 
+
+def spin(environ, start_response):
+    while True:
+        pass
+
+
+def sleep_in_c(environ, start_response):
+    import time
+    time.sleep(float(environ["QUERY_STRING"]))
+    start_response("200 OK", [])
+    return [b"slept"]
+
 def app(environ, start_response):
     name = environ["PATH_INFO"].strip("/").split(" ")[0]
     return globals()[name](environ, start_response)

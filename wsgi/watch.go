@@ -1,0 +1,85 @@
+package wsgi
+
+import (
+	"sync"
+	"time"
+
+	"gowsgi/errorlog"
+	"gowsgi/pyembed"
+)
+
+// inFlight tracks the requests running in the app, for the request timeout and for the
+// worker's heartbeat, which reports the oldest one.
+type inFlight struct {
+	mu       sync.Mutex
+	requests []*exchange
+}
+
+func (f *inFlight) add(ex *exchange) {
+	ex.start = time.Now()
+	ex.thread = pyembed.CurrentThread()
+	f.mu.Lock()
+	ex.slot = len(f.requests)
+	f.requests = append(f.requests, ex)
+	f.mu.Unlock()
+}
+
+// remove takes the request out. Called without the GIL: Watch holds the lock while it waits
+// for the GIL.
+func (f *inFlight) remove(ex *exchange) {
+	f.mu.Lock()
+	last := f.requests[len(f.requests)-1]
+	f.requests[ex.slot] = last
+	last.slot = ex.slot
+	f.requests = f.requests[:len(f.requests)-1]
+	ex.interrupted = time.Time{}
+	f.mu.Unlock()
+}
+
+// Busy describes the oldest request in flight.
+type Busy struct {
+	Start        time.Time
+	Method, Path string
+}
+
+// Watch enforces the request timeout (0 disables it): a request running longer has its Python
+// stack logged and RequestTimeout raised in its thread. It returns the oldest request in
+// flight (nil when idle), and stuck when an interrupted request has still not ended after
+// grace — Python code would have seen the exception by then, so the thread is blocked in C and
+// only replacing the worker frees it.
+func (h *Handler) Watch(timeout, grace time.Duration) (oldest *Busy, stuck bool) {
+	f := &h.inFlight
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ex := range f.requests {
+		if oldest == nil || ex.start.Before(oldest.Start) {
+			oldest = &Busy{Start: ex.start, Method: string(ex.req.Method), Path: string(ex.req.RawURI)}
+		}
+		if timeout <= 0 {
+			continue
+		}
+		switch {
+		case ex.interrupted.IsZero() && now.Sub(ex.start) > timeout:
+			// The lock stays held, so the request cannot end and its thread move on to
+			// another request before the exception is raised in it.
+			stack := pyembed.Interrupt(ex.thread)
+			ex.interrupted = time.Now()
+			errorlog.Error("Request timed out after %.0f s: %s %s; interrupting it. Its stack:\n%s",
+				now.Sub(ex.start).Seconds(), ex.req.Method, ex.req.RawURI, stack)
+		case !ex.interrupted.IsZero() && now.Sub(ex.interrupted) > grace:
+			stuck = true
+		}
+	}
+	return oldest, stuck
+}
+
+// timedOut reports whether Watch interrupted the request.
+func (f *inFlight) timedOut(ex *exchange) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !ex.interrupted.IsZero()
+}
+
+// Probe returns once Python can make progress (see pyembed.Probe).
+func Probe() { pyembed.Probe() }
