@@ -247,7 +247,7 @@ func watchUntil(done <-chan *recorder, timeout, grace time.Duration) (*recorder,
 			return rec, stuck
 		case <-time.After(20 * time.Millisecond):
 			_, s := testHandler.Watch(timeout, grace)
-			stuck = stuck || s
+			stuck = stuck || s != nil
 		}
 	}
 }
@@ -278,7 +278,7 @@ func TestTimeoutReportsThreadStuckInC(t *testing.T) {
 func TestWatchReportsOldestRequest(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if busy, _ := testHandler.Watch(0, 0); busy != nil {
+	if busy, stuck := testHandler.Watch(0, 0); busy != nil || stuck != nil {
 		t.Fatalf("idle handler reported %+v", busy)
 	}
 	done := serveAsync(t, "/sleep_in_c?0.3")

@@ -44,17 +44,17 @@ type Busy struct {
 
 // Watch enforces the request timeout (0 disables it): a request running longer has its Python
 // stack logged and RequestTimeout raised in its thread. It returns the oldest request in
-// flight (nil when idle), and stuck when an interrupted request has still not ended after
-// grace — Python code would have seen the exception by then, so the thread is blocked in C and
+// flight (nil when idle), and a request that is stuck: interrupted, and still running after
+// grace — Python code would have seen the exception by then, so its thread is blocked in C and
 // only replacing the worker frees it.
-func (h *Handler) Watch(timeout, grace time.Duration) (oldest *Busy, stuck bool) {
+func (h *Handler) Watch(timeout, grace time.Duration) (oldest, stuck *Busy) {
 	f := &h.inFlight
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, ex := range f.requests {
 		if oldest == nil || ex.start.Before(oldest.Start) {
-			oldest = &Busy{Start: ex.start, Method: string(ex.req.Method), Path: string(ex.req.RawURI)}
+			oldest = ex.busy()
 		}
 		if timeout <= 0 {
 			continue
@@ -68,10 +68,14 @@ func (h *Handler) Watch(timeout, grace time.Duration) (oldest *Busy, stuck bool)
 			errorlog.Error("Request timed out after %.0f s: %s %s; interrupting it. Its stack:\n%s",
 				now.Sub(ex.start).Seconds(), ex.req.Method, ex.req.RawURI, stack)
 		case !ex.interrupted.IsZero() && now.Sub(ex.interrupted) > grace:
-			stuck = true
+			stuck = ex.busy()
 		}
 	}
 	return oldest, stuck
+}
+
+func (ex *exchange) busy() *Busy {
+	return &Busy{Start: ex.start, Method: string(ex.req.Method), Path: string(ex.req.RawURI)}
 }
 
 // timedOut reports whether Watch interrupted the request.
