@@ -30,6 +30,34 @@ type Config struct {
 	Keepalive int
 	// GracefulTimeout is how long a graceful stop waits for in-flight requests, in seconds.
 	GracefulTimeout int
+	// Timeout is how many seconds a worker may go without reporting to the master before it is
+	// killed and replaced; 0 disables the check.
+	Timeout int
+	// MaxRequests makes a worker retire after that many requests plus a random number up to
+	// MaxRequestsJitter; 0 disables it.
+	MaxRequests       int
+	MaxRequestsJitter int
+	// MaxWorkerMemory makes a worker retire when its resident memory exceeds that many MiB; 0
+	// disables it.
+	MaxWorkerMemory int
+
+	// Backlog is the listen backlog of every socket the master opens.
+	Backlog int
+	// ReusePort sets SO_REUSEPORT on TCP sockets, so that several servers can share a port.
+	ReusePort bool
+	// Pidfile is the absolute path of the file that holds the master's pid; "" for none.
+	Pidfile string
+	// Daemon detaches the master from the terminal.
+	Daemon bool
+	// User and Group are the account workers run as (-u, -g), a name or a number already
+	// checked to exist; "" keeps the master's. Initgroups also gives workers the user's groups.
+	User       string
+	Group      string
+	Initgroups bool
+	// Umask is the mode mask for the unix sockets the master creates.
+	Umask int
+	// ProcName is -n/--name, the base of process titles; see ProcessName.
+	ProcName string
 }
 
 // AppSpec names the WSGI callable.

@@ -42,6 +42,19 @@ type options struct {
 	noSendfile      bool
 	keepalive       numberFlag
 	gracefulTimeout numberFlag
+	timeout         numberFlag
+	maxRequests     numberFlag
+	maxJitter       numberFlag
+	maxMemory       numberFlag
+	backlog         numberFlag
+	reusePort       bool
+	pidfile         string
+	daemon          bool
+	user            string
+	group           string
+	initgroups      bool
+	umask           umaskFlag
+	procName        string
 	version         bool
 	help            bool
 }
@@ -95,6 +108,8 @@ func newOptions() *options {
 		limitFieldSize:  numberFlag{fallback: 8190},
 		keepalive:       numberFlag{fallback: 2},
 		gracefulTimeout: numberFlag{fallback: 30},
+		timeout:         numberFlag{fallback: 30},
+		backlog:         numberFlag{min: 1, fallback: 2048},
 	}
 }
 
@@ -105,7 +120,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
 	fs.StringArrayVarP(&o.binds, "bind", "b", nil,
-		"listen on `ADDRESS`: HOST:PORT, [IPv6]:PORT or HOST; repeatable (default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set)")
+		"listen on `ADDRESS`: HOST:PORT, [IPv6]:PORT, HOST, unix:PATH or fd://N; repeatable (default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set)")
 	fs.VarP(&o.workers, "workers", "w", "run `INT` worker processes (default $WEB_CONCURRENCY or 1)")
 	fs.StringVarP(&o.workerClass, "worker-class", "k", "sync",
 		"worker class `NAME`: sync or gthread (default sync)")
@@ -119,6 +134,19 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.BoolVar(&o.noSendfile, "no-sendfile", false, "do not use sendfile for wsgi.file_wrapper")
 	fs.Var(&o.keepalive, "keep-alive", "wait `INT` seconds for the next request on a keep-alive connection (default 2)")
 	fs.Var(&o.gracefulTimeout, "graceful-timeout", "give workers `INT` seconds to finish their requests when stopping (default 30)")
+	fs.VarP(&o.timeout, "timeout", "t", "interrupt a request running over `INT` seconds, and replace a worker silent for as long; 0 disables (default 30)")
+	fs.Var(&o.maxRequests, "max-requests", "replace a worker after it has served `INT` requests; 0 disables (default 0)")
+	fs.Var(&o.maxJitter, "max-requests-jitter", "add a random 0 to `INT` to each worker's --max-requests (default 0)")
+	fs.Var(&o.maxMemory, "max-worker-memory", "replace a worker whose resident memory exceeds `MIB` MiB; 0 disables (default 0)")
+	fs.Var(&o.backlog, "backlog", "let up to `INT` connections wait to be accepted on each socket (default 2048)")
+	fs.BoolVar(&o.reusePort, "reuse-port", false, "set SO_REUSEPORT, so that several servers can listen on one port")
+	fs.StringVarP(&o.pidfile, "pid", "p", "", "write the master's pid to `FILE`")
+	fs.BoolVarP(&o.daemon, "daemon", "D", false, "detach from the terminal and run in the background")
+	fs.StringVarP(&o.user, "user", "u", "", "run workers as `USER`, a name or uid (when started as root)")
+	fs.StringVarP(&o.group, "group", "g", "", "run workers as `GROUP`, a name or gid (when started as root)")
+	fs.BoolVar(&o.initgroups, "initgroups", false, "give workers all the groups of --user")
+	fs.VarP(&o.umask, "umask", "m", "create unix sockets with the file mode `MASK`, e.g. 0o22 or 022 (default 0)")
+	fs.StringVarP(&o.procName, "name", "n", "", "show `NAME` in process titles (default the APP_MODULE)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
@@ -147,6 +175,19 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 		Sendfile:              !o.noSendfile,
 		Keepalive:             o.keepalive.get(),
 		GracefulTimeout:       o.gracefulTimeout.get(),
+		Timeout:               o.timeout.get(),
+		MaxRequests:           o.maxRequests.get(),
+		MaxRequestsJitter:     o.maxJitter.get(),
+		MaxWorkerMemory:       o.maxMemory.get(),
+		Backlog:               o.backlog.get(),
+		ReusePort:             o.reusePort,
+		Pidfile:               o.pidfile,
+		Daemon:                o.daemon,
+		User:                  o.user,
+		Group:                 o.group,
+		Initgroups:            o.initgroups,
+		Umask:                 o.umask.value,
+		ProcName:              o.procName,
 	}
 	var err error
 	if cfg.App, err = appFromArgs(fs.Args()); err != nil {
@@ -160,6 +201,9 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := resolvePaths(cfg, o, getenv("VIRTUAL_ENV")); err != nil {
+		return nil, err
+	}
+	if err := resolveProcess(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

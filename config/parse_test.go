@@ -51,6 +51,8 @@ func TestDefaults(t *testing.T) {
 		Sendfile:              true,
 		Keepalive:             2,
 		GracefulTimeout:       30,
+		Timeout:               30,
+		Backlog:               2048,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -72,7 +74,8 @@ func TestEveryFlag(t *testing.T) {
 		"-k", "gthread", "--threads", "3", "--chdir", "site", "--pythonpath", "lib,/opt/x",
 		"--virtualenv", "venv", "--limit-request-line", "100", "--limit-request-fields", "10",
 		"--limit-request-field_size", "200", "--no-sendfile", "--keep-alive", "5",
-		"--graceful-timeout", "7", "pkg.wsgi:create_app(debug=True)")
+		"--graceful-timeout", "7", "-t", "9", "--max-requests", "100", "--max-requests-jitter", "10",
+		"--max-worker-memory", "256", "pkg.wsgi:create_app(debug=True)")
 	want := &Config{
 		App:                   AppSpec{Module: "pkg.wsgi", Attr: "create_app", Call: true, Args: "debug=True", Raw: "pkg.wsgi:create_app(debug=True)"},
 		Binds:                 []string{"0.0.0.0:9000", "[::1]:9001"},
@@ -88,6 +91,11 @@ func TestEveryFlag(t *testing.T) {
 		Sendfile:              false,
 		Keepalive:             5,
 		GracefulTimeout:       7,
+		Timeout:               9,
+		MaxRequests:           100,
+		MaxRequestsJitter:     10,
+		MaxWorkerMemory:       256,
+		Backlog:               2048,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags:\n got %+v\nwant %+v", cfg, want)

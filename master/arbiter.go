@@ -15,6 +15,7 @@ import (
 
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/proctitle"
 )
 
 // exitFailure is the master's exit code when it cannot listen or start workers; besides it the
@@ -32,16 +33,24 @@ const (
 	youngDeath        = time.Second
 	firstRespawnDelay = 250 * time.Millisecond
 	maxRespawnDelay   = 4 * time.Second
+	// healthInterval is how often the loop looks for silent workers and overdue stops.
+	healthInterval = 250 * time.Millisecond
+	// stopGrace is how long past --graceful-timeout a worker told to stop may take to exit on
+	// its own before it is killed: it enforces the timeout itself, the master only backs it up.
+	stopGrace = 2 * time.Second
 )
 
-// handledSignals are the signals the master takes over from their default actions. USR1 and the
-// signals of the next lifecycle features are caught so that sending them does not kill the master.
+// handledSignals are the signals the master takes over from their default actions.
 var handledSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-	syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2}
+	syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
 // Run is the master process: it listens on cfg.Binds, keeps cfg.Workers workers running until a
 // signal says stop or a worker reports that the app cannot be loaded, and returns the exit code.
 func Run(cfg *config.Config, version string) int {
+	if code, detached := daemonize(cfg); detached {
+		return code
+	}
+	proctitle.Set(proctitle.Title("master", cfg.ProcessName()))
 	return runMaster(cfg, version, selfCommand)
 }
 
@@ -51,29 +60,51 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) 
 	signal.Notify(a.signals, handledSignals...)
 	defer signal.Stop(a.signals)
 	errorlog.Info("Starting gowsgi %s", version)
-	listeners, ok := listenAll(cfg.Binds)
+	// The binary on disk now, found before anything can replace it, is what USR2 starts.
+	a.upgrade.binary, _ = os.Executable()
+	listeners, upgraded, ok := inheritListeners()
+	if upgraded {
+		a.upgrade.oldMasterPid = os.Getppid()
+	}
+	if ok {
+		a.host, listeners, ok = setUpHost(cfg, upgraded, listeners)
+	}
+	if ok {
+		var err error
+		if listeners, err = shareable(listeners); err != nil {
+			errorlog.Error("Can't prepare the listening sockets for workers: %v", err)
+			ok = false
+		}
+	}
 	if !ok {
 		return exitFailure
 	}
+	// Unix socket files stay while another master serves on them (a binary upgrade under way).
+	defer func() { a.host.tearDown(a.upgrade.newMaster == nil && a.upgrade.oldMasterPid == 0) }()
 	a.listeners = listeners
 	errorlog.Info("Using worker: %s", cfg.WorkerClass)
 	return a.run()
 }
 
 // arbiter owns the worker processes. Everything it does happens on the goroutine of run, fed by
-// two queues: signals for the master, and exits of workers.
+// three queues: signals for the master, exits of workers, and workers' heartbeat reports.
 type arbiter struct {
 	listeners       []*os.File
 	newCommand      func() *exec.Cmd
 	wanted          int
 	gracefulTimeout time.Duration
+	timeout         time.Duration
+	daemon          bool
 	workers         map[int]*workerProcess
 	lastID          int
 	signals         chan os.Signal
 	exits           chan workerExit
+	reports         chan workerReport
 	respawnDelay    time.Duration
 	respawnAt       time.Time
 	wake            *time.Timer
+	upgrade         upgradeState
+	host            *host
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
@@ -81,19 +112,25 @@ func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 		newCommand:      newCommand,
 		wanted:          cfg.Workers,
 		gracefulTimeout: time.Duration(cfg.GracefulTimeout) * time.Second,
+		timeout:         time.Duration(cfg.Timeout) * time.Second,
+		daemon:          cfg.Daemon,
 		workers:         make(map[int]*workerProcess),
 		signals:         make(chan os.Signal, 16),
 		exits:           make(chan workerExit, 16),
+		reports:         make(chan workerReport, 64),
 	}
 }
 
 // run is the lifecycle loop: handle a pending signal first, then bring the workers to the wanted
-// number, then wait for the next signal, worker exit or respawn time. Signals go first because a
-// Ctrl-C reaches the workers too: their exits must not be taken for deaths to make up for.
+// number, then wait for the next signal, worker exit, heartbeat report, health check or respawn
+// time. Signals go first because a Ctrl-C reaches the workers too: their exits must not be taken
+// for deaths to make up for.
 func (a *arbiter) run() int {
 	// The kernel's parent-death signal is tied to the thread that started a worker, not to the
 	// process, so this goroutine keeps its thread for good and starts every worker from it.
 	runtime.LockOSThread()
+	health := time.NewTicker(healthInterval)
+	defer health.Stop()
 	for {
 		select {
 		case sig := <-a.signals:
@@ -115,6 +152,11 @@ func (a *arbiter) run() int {
 			if code, done := a.reap(exit); done {
 				return code
 			}
+		case report := <-a.reports:
+			a.handleReport(report)
+		case <-health.C:
+			a.checkHealth()
+			a.checkPromotion()
 		case <-a.wakeChannel():
 			a.wake = nil
 		}
@@ -131,22 +173,56 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 	case syscall.SIGTTIN:
 		a.wanted++
 	case syscall.SIGTTOU:
-		a.wanted = max(1, a.wanted-1)
+		// Never below one worker; after WINCH (zero workers), TTOU leaves it at zero.
+		if a.wanted > 1 {
+			a.wanted--
+		}
 	case syscall.SIGHUP:
-		errorlog.Warning("Reloading is not available in this version; SIGHUP ignored")
+		a.reload()
+	case syscall.SIGUSR1:
+		errorlog.Info("No log files to reopen yet; passing USR1 on to the workers")
+		a.signalAll(syscall.SIGUSR1)
 	case syscall.SIGUSR2:
-		errorlog.Warning("Binary upgrade is not available in this version; SIGUSR2 ignored")
+		a.startNewMaster()
+	case syscall.SIGWINCH:
+		// A terminal sends WINCH when it is resized; only a daemon takes it as an order.
+		if !a.daemon {
+			errorlog.Info("SIGWINCH ignored. Not daemonized")
+			break
+		}
+		errorlog.Info("Graceful stop of workers")
+		a.wanted = 0
 	}
 	return 0, false
 }
 
-// maintain retires the oldest workers beyond the wanted number and starts the missing ones,
-// unless workers have been dying young and the respawn delay has not passed yet.
+// reload replaces every worker with one that imports the app afresh: each old worker serves
+// until replacements are ready, so that no request finds nobody accepting.
+func (a *arbiter) reload() {
+	errorlog.Info("Hang up: Master")
+	for _, w := range a.workers {
+		if !w.retiring {
+			w.outdated = true
+		}
+	}
+}
+
+// maintain stops the oldest workers beyond the wanted number, stops outdated workers as their
+// replacements become ready, and starts the missing ones, unless workers have been dying young
+// and the respawn delay has not passed yet.
 func (a *arbiter) maintain() (exitCode int, done bool) {
-	live := a.liveWorkers()
+	live, outdated := a.liveWorkers()
 	for ; len(live) > a.wanted; live = live[1:] {
-		live[0].retiring = true
-		a.signalWorker(live[0].cmd.Process.Pid, syscall.SIGTERM)
+		a.stopGracefully(live[0])
+	}
+	ready := 0
+	for _, w := range live {
+		if w.ready {
+			ready++
+		}
+	}
+	for ; len(outdated) > 0 && ready+len(outdated) > a.wanted; outdated = outdated[1:] {
+		a.stopGracefully(outdated[0])
 	}
 	if len(live) == a.wanted {
 		return 0, false
@@ -172,6 +248,7 @@ func (a *arbiter) maintain() (exitCode int, done bool) {
 func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	w, known := a.workers[exit.pid]
 	if !known {
+		a.reapNewMaster(exit)
 		return 0, false
 	}
 	delete(a.workers, exit.pid)
@@ -235,6 +312,7 @@ func (a *arbiter) stopWorkers(graceful bool) {
 		select {
 		case exit := <-a.exits:
 			delete(a.workers, exit.pid)
+		case <-a.reports:
 		case sig := <-a.signals:
 			// INT or QUIT during a graceful stop hurries it, as they would have on their own.
 			if graceful && (sig == syscall.SIGINT || sig == syscall.SIGQUIT) {
@@ -256,16 +334,29 @@ func (a *arbiter) stopWorkers(graceful bool) {
 	}
 }
 
-// liveWorkers are the workers not asked to stop, oldest first.
-func (a *arbiter) liveWorkers() []*workerProcess {
-	var live []*workerProcess
+// liveWorkers are the workers not asked to stop, oldest first: those that count towards the
+// wanted number, and the outdated ones that serve until their replacements are ready.
+func (a *arbiter) liveWorkers() (live, outdated []*workerProcess) {
 	for _, w := range a.workers {
-		if !w.retiring {
+		switch {
+		case w.retiring:
+		case w.outdated:
+			outdated = append(outdated, w)
+		default:
 			live = append(live, w)
 		}
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].id < live[j].id })
-	return live
+	sort.Slice(outdated, func(i, j int) bool { return outdated[i].id < outdated[j].id })
+	return live, outdated
+}
+
+// stopGracefully sends TERM; the worker finishes its requests within --graceful-timeout, or
+// checkHealth kills it.
+func (a *arbiter) stopGracefully(w *workerProcess) {
+	w.retiring = true
+	w.stopBy = time.Now().Add(a.gracefulTimeout + stopGrace)
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
 }
 
 // wakeChannel fires when a delayed respawn is due; nil (never ready) when none is pending.

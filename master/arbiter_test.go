@@ -2,7 +2,6 @@ package master
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -29,7 +28,12 @@ type testArbiter struct {
 
 func startArbiter(t *testing.T, workers, gracefulTimeout int, newCommand func(markers string) func() *exec.Cmd) *testArbiter {
 	t.Helper()
-	files, ok := listenAll([]string{"127.0.0.1:0"})
+	return startArbiterWith(t, &config.Config{Workers: workers, GracefulTimeout: gracefulTimeout}, newCommand)
+}
+
+func startArbiterWith(t *testing.T, cfg *config.Config, newCommand func(markers string) func() *exec.Cmd) *testArbiter {
+	t.Helper()
+	files, ok := listenAll([]string{"127.0.0.1:0"}, listenOptions{})
 	if !ok {
 		t.Fatal("cannot listen on 127.0.0.1:0")
 	}
@@ -40,9 +44,10 @@ func startArbiter(t *testing.T, workers, gracefulTimeout int, newCommand func(ma
 	address := probe.Addr().String()
 	probe.Close()
 	dir := t.TempDir()
-	cfg := &config.Config{Workers: workers, GracefulTimeout: gracefulTimeout}
 	ta := &testArbiter{arbiter: newArbiter(cfg, newCommand(dir)), address: address, markers: dir, done: make(chan struct{})}
-	ta.listeners = files
+	if ta.listeners, err = shareable(files); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		ta.code = ta.run()
 		close(ta.done)
@@ -230,24 +235,6 @@ func TestTTINAndTTOUChangeTheNumberOfWorkers(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if up, stopped := len(markers(t, ta.markers, "up")), len(markers(t, ta.markers, "TERM")); up != 2 || stopped != 1 {
 		t.Errorf("after TTIN, TTOU, TTOU: %d started and %d stopped, want 2 and 1", up, stopped)
-	}
-}
-
-func TestHUPDoesNotStopTheMaster(t *testing.T) {
-	log := captureLog(t)
-	ta := startArbiter(t, 1, 5, serving)
-	ta.waitForWorkers(t, 1)
-	ta.signals <- syscall.SIGHUP
-	waitFor(t, "the HUP warning", 5*time.Second, func() bool {
-		return bytes.Contains([]byte(log.String()), []byte("SIGHUP ignored"))
-	})
-	select {
-	case <-ta.done:
-		t.Fatalf("the master stopped with %d on HUP", ta.code)
-	case <-time.After(200 * time.Millisecond):
-	}
-	if stopped := markers(t, ta.markers, "TERM"); len(stopped) != 0 {
-		t.Errorf("workers %v were stopped on HUP", stopped)
 	}
 }
 

@@ -22,7 +22,7 @@ import (
 // The test binary doubles as a fake worker and a fake master, chosen by these variables, so the
 // arbiter is tested with real processes, signals and inherited sockets but without Python.
 const (
-	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, or exit:CODE
+	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, retire, hang, overdue, or exit:CODE
 	fakeMasterEnv   = "GOWSGI_TEST_FAKE_MASTER" // number of workers
 	markerDirEnv    = "GOWSGI_TEST_MARKERS"
 	fakeWorkerDelay = 300 * time.Millisecond
@@ -42,10 +42,14 @@ func TestMain(m *testing.M) {
 
 // fakeWorker records that it started ("PID.up" holding its worker id and socket count) and each
 // signal it gets ("PID.TERM"); it answers every connection on its first socket with its pid.
+// Once it listens it reports "ready" on its heartbeat pipe and "idle" every 100ms. A retire
+// worker asks to be replaced after its first report; a hang worker reports one busy request and
+// then nothing, like a worker stuck in C; an overdue one does the same with a request that
+// started 5s ago.
 func fakeWorker(mode, markers string) int {
 	pid := os.Getpid()
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGUSR1)
 	writeMarker(markers, pid, "up", os.Getenv(WorkerIDEnv)+" "+os.Getenv(ListenFDsEnv))
 	if code, isExit := strings.CutPrefix(mode, "exit:"); isExit {
 		time.Sleep(fakeWorkerDelay)
@@ -67,13 +71,38 @@ func fakeWorker(mode, markers string) int {
 			conn.Close()
 		}
 	}()
+	go fakeHeartbeat(mode, markers, pid)
 	for sig := range signals {
 		writeMarker(markers, pid, signalName(sig.(syscall.Signal))[3:], "")
-		if mode != "stubborn" {
+		if mode != "stubborn" && sig != syscall.SIGUSR1 {
 			return 0
 		}
 	}
 	return 0
+}
+
+func fakeHeartbeat(mode, markers string, pid int) {
+	fd, err := strconv.Atoi(os.Getenv(HeartbeatFDEnv))
+	if err != nil {
+		return
+	}
+	pipe := os.NewFile(uintptr(fd), "heartbeat")
+	fmt.Fprintln(pipe, "ready")
+	writeMarker(markers, pid, "ready", "")
+	switch mode {
+	case "retire":
+		fmt.Fprintln(pipe, "retire served 3 requests (--max-requests)")
+	case "hang":
+		fmt.Fprintf(pipe, "busy %d GET /stuck\n", time.Now().UnixMilli())
+		return
+	case "overdue":
+		fmt.Fprintf(pipe, "busy %d POST /slow\n", time.Now().Add(-5*time.Second).UnixMilli())
+		return
+	}
+	for {
+		fmt.Fprintln(pipe, "idle")
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func writeMarker(dir string, pid int, kind, content string) {

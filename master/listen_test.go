@@ -21,6 +21,9 @@ func TestParseBindFollowsGunicorn(t *testing.T) {
 		{"[::]:8000", "tcp6", "[::]:8000"},
 		{"[::1]", "tcp6", "[::1]:8000"},
 		{"example.com:0", "tcp4", "example.com:0"},
+		{"unix:/run/app.sock", "unix", "/run/app.sock"},
+		{"unix:///run/app.sock", "unix", "/run/app.sock"},
+		{"fd://3", "fd", "3"},
 	}
 	for _, c := range cases {
 		network, address, err := parseBind(c.bind)
@@ -32,15 +35,16 @@ func TestParseBindFollowsGunicorn(t *testing.T) {
 
 func TestParseBindRejectsWhatItCannotServe(t *testing.T) {
 	cases := map[string]string{
-		"127.0.0.1:http":   `"http" is not a valid port number`,
-		"127.0.0.1:":       `"" is not a valid port number`,
-		"127.0.0.1:70000":  `"70000" is not a valid port number`,
-		"127.0.0.1:-1":     `"-1" is not a valid port number`,
-		"::1:8000":         "put an IPv6 address in brackets",
-		"[::1:8000":        `missing "]"`,
-		"[::1]8000":        `expected ":PORT" after "]"`,
-		"unix:/tmp/g.sock": "not available in this version",
-		"fd://3":           "not available in this version",
+		"127.0.0.1:http":  `"http" is not a valid port number`,
+		"127.0.0.1:":      `"" is not a valid port number`,
+		"127.0.0.1:70000": `"70000" is not a valid port number`,
+		"127.0.0.1:-1":    `"-1" is not a valid port number`,
+		"::1:8000":        "put an IPv6 address in brackets",
+		"[::1:8000":       `missing "]"`,
+		"[::1]8000":       `expected ":PORT" after "]"`,
+		"unix:":           `no path after "unix:"`,
+		"fd://three":      `"three" is not a file descriptor number`,
+		"fd://-1":         `"-1" is not a file descriptor number`,
 	}
 	for bind, want := range cases {
 		if _, _, err := parseBind(bind); err == nil || !strings.Contains(err.Error(), want) {
@@ -56,7 +60,7 @@ func TestListenAllLogsTheBoundAddresses(t *testing.T) {
 		probe.Close()
 		binds = append(binds, "[::1]:0")
 	}
-	files, ok := listenAll(binds)
+	files, ok := listenAll(binds, listenOptions{})
 	if !ok {
 		t.Fatalf("listenAll failed:\n%s", log)
 	}
@@ -86,7 +90,7 @@ func TestListenAllReportsAnAddressInUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	if files, ok := listenAll([]string{"127.0.0.1:0", taken.Addr().String()}); ok {
+	if files, ok := listenAll([]string{"127.0.0.1:0", taken.Addr().String()}, listenOptions{}); ok {
 		closeAll(files)
 		t.Fatal("listenAll succeeded on an address in use")
 	}
@@ -95,7 +99,7 @@ func TestListenAllReportsAnAddressInUse(t *testing.T) {
 
 func TestListenAllReportsABadBind(t *testing.T) {
 	log := captureLog(t)
-	if _, ok := listenAll([]string{"127.0.0.1:http"}); ok {
+	if _, ok := listenAll([]string{"127.0.0.1:http"}, listenOptions{}); ok {
 		t.Fatal("listenAll accepted a bad port")
 	}
 	assertLogged(t, log, `[ERROR] Invalid bind "127.0.0.1:http": "http" is not a valid port number`)

@@ -3,6 +3,7 @@ package master
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -33,8 +34,21 @@ type workerProcess struct {
 	cmd     *exec.Cmd
 	started time.Time
 	// retiring is set once the master has asked the worker to stop: it no longer counts towards
-	// the wanted number of workers and is not replaced when it exits.
+	// the wanted number of workers and is not replaced when it exits. stopBy is when a worker
+	// asked to stop gracefully gets killed; killed says SIGKILL was sent.
 	retiring bool
+	stopBy   time.Time
+	killed   bool
+	// outdated is set for a worker to be replaced (after HUP, or at its own request): it serves
+	// until a replacement is ready, then it is stopped gracefully.
+	outdated bool
+	// ready is set by the worker's "ready" report. heardAt is its last report (its start until
+	// the first), activity what that report said it was doing, for the timeout message, and
+	// busySince when the request it reported started (zero when idle).
+	ready     bool
+	heardAt   time.Time
+	activity  string
+	busySince time.Time
 }
 
 // workerExit is posted to the arbiter loop when a worker process has ended and been waited for.
@@ -58,18 +72,30 @@ func (a *arbiter) spawnWorker() error {
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
 	}
+	heartbeat, heartbeatEnd, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	// The worker's end of the pipe follows the listeners; the master keeps only the read end, so
+	// that the pipe reaches end of file when the worker exits.
+	defer heartbeatEnd.Close()
 	cmd.Env = append(cmd.Env,
 		WorkerIDEnv+"="+strconv.Itoa(a.lastID),
-		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)))
-	cmd.ExtraFiles = a.listeners
+		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)),
+		HeartbeatFDEnv+"="+strconv.Itoa(FirstListenFD+len(a.listeners)))
+	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	a.host.prepareWorker(cmd)
 	if err := cmd.Start(); err != nil {
+		heartbeat.Close()
 		return err
 	}
 	pid := cmd.Process.Pid
-	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: time.Now()}
+	now := time.Now()
+	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, heardAt: now, activity: "booting"}
 	errorlog.Info("Booting worker with pid: %d", pid)
+	go a.readHeartbeat(pid, heartbeat)
 	go func() {
 		// The error only repeats the exit status, which the ProcessState carries.
 		_ = cmd.Wait()
@@ -97,4 +123,36 @@ func signalName(sig syscall.Signal) string {
 		return name
 	}
 	return sig.String()
+}
+
+// shareable returns the listening sockets as files that can be handed to children without
+// changing them. A socket's blocking mode belongs to the socket, shared by every process that
+// holds it, and os/exec puts a net-made file (listener.File()) into blocking mode when it passes
+// it on: a worker's accept would then block in the kernel, and the worker could not close its
+// listener to stop. A file made by os.NewFile from a non-blocking descriptor stays non-blocking.
+func shareable(files []*os.File) ([]*os.File, error) {
+	out := make([]*os.File, 0, len(files))
+	for _, f := range files {
+		raw, err := f.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		dup := -1
+		var dupErr error
+		if err := raw.Control(func(fd uintptr) {
+			dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		}); err != nil {
+			return nil, err
+		}
+		if dupErr != nil {
+			return nil, dupErr
+		}
+		if err := unix.SetNonblock(dup, true); err != nil {
+			unix.Close(dup)
+			return nil, err
+		}
+		out = append(out, os.NewFile(uintptr(dup), f.Name()))
+		f.Close()
+	}
+	return out, nil
 }

@@ -302,6 +302,14 @@ static void step(gw_call *c, gw_step *out) {
 static void first_step(gw_call *c, gw_step *out) {
     PyObject *r = c->result;
     if (PyList_CheckExact(r) || PyTuple_CheckExact(r)) {
+        /* The whole body is known: a bad item fails the request before a byte is sent. */
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(r); i++) {
+            PyObject *item = PySequence_Fast_GET_ITEM(r, i);
+            if (!PyBytes_Check(item)) {
+                fail_with(out, "response item must be bytes, not %.100s", Py_TYPE(item)->tp_name);
+                return;
+            }
+        }
         step(c, out);
         return;
     }

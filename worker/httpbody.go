@@ -21,10 +21,12 @@ const (
 )
 
 var (
-	errChunkSize    = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
-	errChunkEnd     = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
-	errTrailerSize  = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
-	continueMessage = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+	errChunkSize     = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
+	errChunkEnd      = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
+	errTrailerSize   = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
+	errChunkLineEnd  = fmt.Errorf("%w: chunked framing line not ended by CRLF", wsgi.ErrMalformedBody)
+	errChunkLineByte = fmt.Errorf("%w: control character in chunked framing", wsgi.ErrMalformedBody)
+	continueMessage  = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 )
 
 // Chunked body decoding states.
@@ -261,8 +263,9 @@ func (b *requestBody) keepable() bool {
 }
 
 // fillHead reads more of a request head. With nothing of the next request received yet the
-// connection is idle: it may wait Keepalive (a new connection: headerTimeout) and shutdown may
-// close it. Once a head has started, it has headerTimeout in all to arrive.
+// connection is idle: it may wait Keepalive (a new connection: headerTimeout), and once shutdown
+// has begun no longer than shutdownGrace. Once a head has started, it has headerTimeout in all
+// to arrive.
 func (c *httpConn) fillHead(headArmed *bool) error {
 	if err := c.flushOutput(); err != nil {
 		return err
@@ -287,8 +290,10 @@ func (c *httpConn) fillHead(headArmed *bool) error {
 		c.nc.SetReadDeadline(time.Now().Add(wait))
 		c.readDeadline = time.Time{}
 		c.state.Store(connIdle)
+		// Checked after the state is published: a shutdown that did not see this connection idle
+		// has set closing before this load.
 		if c.srv.closing.Load() {
-			return io.EOF
+			c.nc.SetReadDeadline(time.Now().Add(min(wait, shutdownGrace)))
 		}
 	} else if !*headArmed {
 		*headArmed = true
@@ -347,8 +352,11 @@ func (c *httpConn) keepRequestLine() {
 	splitTarget(c.req.RawURI, &c.req)
 }
 
-// readLine returns the next line of body framing, without LF or CRLF, if it is at most max
-// bytes. The line is valid until the next read.
+// readLine returns the next line of body framing, without its CRLF, if it is at most max bytes.
+// Chunked framing gets none of the leniency request heads get (RFC 9112 §2.2 allows a bare LF
+// only there): a line must end in CRLF and hold no other control character, so that the engine
+// and a proxy in front of it cannot disagree on where a chunk ends. The line is valid until the
+// next read.
 func (c *httpConn) readLine(max int) ([]byte, error) {
 	for {
 		if i := bytes.IndexByte(c.buf[c.r:c.w], '\n'); i >= 0 {
@@ -357,8 +365,14 @@ func (c *httpConn) readLine(max int) ([]byte, error) {
 			}
 			line := c.buf[c.r : c.r+i]
 			c.r += i + 1
-			if len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
+			if len(line) == 0 || line[len(line)-1] != '\r' {
+				return nil, errChunkLineEnd
+			}
+			line = line[:len(line)-1]
+			for _, b := range line {
+				if !fieldValueByte[b] {
+					return nil, errChunkLineByte
+				}
 			}
 			return line, nil
 		}
@@ -372,33 +386,36 @@ func (c *httpConn) readLine(max int) ([]byte, error) {
 }
 
 // skipTrailers reads the trailer section of a chunked body up to its blank line and drops it.
+// Its lines follow readLine's rules, but may be longer than the read buffer.
 func (c *httpConn) skipTrailers() error {
-	lineStart := true // nothing of the current line seen yet
+	lineLen, afterCR := 0, false
 	for total := 0; total <= maxTrailerBytes; {
-		data := c.buf[c.r:c.w]
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			if len(data) > 1 || len(data) == 1 && data[0] != '\r' {
-				lineStart = false
-			}
-			keep := 0
-			if len(data) > 0 && data[len(data)-1] == '\r' {
-				keep = 1 // may be the CR of a CRLF that ends the section
-			}
-			total += len(data) - keep
-			c.r = c.w - keep
+		if c.r == c.w {
 			if err := c.fillBody(); err != nil {
 				return err
 			}
-			continue
 		}
-		empty := lineStart && (i == 0 || i == 1 && data[0] == '\r')
-		c.r += i + 1
-		total += i + 1
-		if empty {
-			return nil
+		for c.r < c.w && total <= maxTrailerBytes {
+			b := c.buf[c.r]
+			c.r++
+			total++
+			switch {
+			case b == '\n' && !afterCR:
+				return errChunkLineEnd
+			case b == '\n' && lineLen == 0:
+				return nil
+			case b == '\n':
+				lineLen, afterCR = 0, false
+			case afterCR:
+				return errChunkLineEnd
+			case b == '\r':
+				afterCR = true
+			case !fieldValueByte[b]:
+				return errChunkLineByte
+			default:
+				lineLen++
+			}
 		}
-		lineStart = true
 	}
 	return errTrailerSize
 }

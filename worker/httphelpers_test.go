@@ -23,14 +23,14 @@ func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.Res
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(lim, "http", dispatch)
+	srv := newHTTPServer(lim, "http")
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go srv.serveConn(c)
+			go srv.serveConn(c, dispatch)
 		}
 	}()
 	t.Cleanup(func() {

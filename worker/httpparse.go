@@ -28,6 +28,8 @@ var (
 	errHeadTooLarge    = &requestError{"431 Request Header Fields Too Large", "request head too large"}
 	errContentLength   = &requestError{"400 Bad Request", "invalid Content-Length"}
 	errLengthConflict  = &requestError{"400 Bad Request", "conflicting Content-Length headers"}
+	errHostTwice       = &requestError{"400 Bad Request", "more than one Host header"}
+	errTypeTwice       = &requestError{"400 Bad Request", "more than one Content-Type header"}
 	errLengthAndCoding = &requestError{"400 Bad Request", "Content-Length with Transfer-Encoding"}
 	errChunkedNotFinal = &requestError{"400 Bad Request", "chunked must be the final transfer coding, once"}
 	errChunkedHTTP10   = &requestError{"400 Bad Request", "chunked transfer coding on HTTP/1.0"}
@@ -52,6 +54,7 @@ type headInfo struct {
 	connClose, connKeepAlive         bool
 	hasCoding, lastChunked, badCodes bool
 	chunkedTwice, badExpect          bool
+	hostSeen, typeSeen               bool
 }
 
 // readHead reads until buf[r:] starts with a complete request head and returns its length,
@@ -252,6 +255,18 @@ func (h *headInfo) noteHeader(name, value []byte) *requestError {
 				h.lastChunked = false
 			}
 		}
+	// Host and Content-Type hold one value (RFC 9110 §5.3): two of them mean different things to
+	// different readers, and RFC 9112 §3.2 makes a second Host line a 400.
+	case equalFold(name, "host"):
+		if h.hostSeen {
+			return errHostTwice
+		}
+		h.hostSeen = true
+	case equalFold(name, "content-type"):
+		if h.typeSeen {
+			return errTypeTwice
+		}
+		h.typeSeen = true
 	case equalFold(name, "connection"):
 		h.connClose = h.connClose || hasToken(value, "close")
 		h.connKeepAlive = h.connKeepAlive || hasToken(value, "keep-alive")

@@ -31,6 +31,11 @@ const (
 	headerTimeout = 30 * time.Second
 	// ioTimeout is how long a body read or a response write may make no progress.
 	ioTimeout = 30 * time.Second
+	// shutdownGrace is how long an idle connection stays open once a graceful stop begins: a
+	// request the client sent before it could see the close is answered, with "Connection:
+	// close", instead of being cut off. RFC 9112 §9.3.1 lets clients retry such a request, but
+	// few do, and a reload would otherwise lose requests on busy keep-alive connections.
+	shutdownGrace = time.Second
 	// rearmSlack lets progress deadlines be refreshed at most every few seconds instead of on
 	// every read or write: setting a deadline is cheap but not free.
 	rearmSlack = 5 * time.Second
@@ -40,22 +45,22 @@ const (
 	writeBufSize = 4096
 )
 
-// aLongTimeAgo is a read deadline in the past: setting it wakes a goroutine blocked in Read.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // Connection states, as seen by shutdown: an idle connection waits for the first byte of a
-// request and may be closed at once; a busy one finishes its current response first.
+// request and gets shutdownGrace to receive one; a busy one finishes its current response first.
 const (
 	connBusy int32 = iota
 	connIdle
 )
 
-// httpServer serves HTTP/1.1 on accepted connections and hands each request to dispatch.
+// dispatchFunc runs the application for one request and returns when the response is written.
+type dispatchFunc func(req *wsgi.Request, w wsgi.ResponseWriter)
+
+// httpServer serves HTTP/1.1 on accepted connections and hands each request to the
+// connection's dispatch.
 type httpServer struct {
-	lim      Limits
-	headMax  int
-	scheme   string
-	dispatch func(req *wsgi.Request, w wsgi.ResponseWriter)
+	lim     Limits
+	headMax int
+	scheme  string
 
 	closing atomic.Bool
 
@@ -64,7 +69,7 @@ type httpServer struct {
 	drained chan struct{} // closed when conns empties, once someone waits for it
 }
 
-func newHTTPServer(lim Limits, scheme string, dispatch func(req *wsgi.Request, w wsgi.ResponseWriter)) *httpServer {
+func newHTTPServer(lim Limits, scheme string) *httpServer {
 	if lim.RequestLine <= 0 {
 		lim.RequestLine = 8190
 	}
@@ -80,17 +85,18 @@ func newHTTPServer(lim Limits, scheme string, dispatch func(req *wsgi.Request, w
 		headMax = maxHeadBytes
 	}
 	return &httpServer{
-		lim:      lim,
-		headMax:  headMax,
-		scheme:   scheme,
-		dispatch: dispatch,
-		conns:    make(map[*httpConn]struct{}),
+		lim:     lim,
+		headMax: headMax,
+		scheme:  scheme,
+		conns:   make(map[*httpConn]struct{}),
 	}
 }
 
-// serveConn serves one accepted connection until it closes; it runs on its own goroutine.
-func (s *httpServer) serveConn(nc net.Conn) {
+// serveConn serves one accepted connection until it closes, handing each request to dispatch;
+// it runs on its own goroutine.
+func (s *httpServer) serveConn(nc net.Conn, dispatch dispatchFunc) {
 	c := s.open(nc)
+	c.dispatch = dispatch
 	defer s.release(c)
 	defer func() {
 		if p := recover(); p != nil {
@@ -104,15 +110,16 @@ func (s *httpServer) serveConn(nc net.Conn) {
 	c.serve()
 }
 
-// shutdown starts a graceful stop: idle connections close now, busy ones after their current
-// response. It returns at once.
+// shutdown starts a graceful stop: busy connections close after their current response, idle
+// ones after one more request or shutdownGrace without one. It returns at once.
 func (s *httpServer) shutdown() {
 	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	deadline := time.Now().Add(shutdownGrace)
 	for c := range s.conns {
 		if c.state.Load() == connIdle {
-			c.nc.SetReadDeadline(aLongTimeAgo)
+			c.nc.SetReadDeadline(deadline)
 		}
 	}
 }
@@ -172,6 +179,7 @@ type httpConn struct {
 
 	readDeadline, writeDeadline time.Time
 	requests                    int
+	dispatch                    dispatchFunc
 	dispatching                 bool
 }
 
@@ -290,7 +298,7 @@ func (c *httpConn) serve() {
 			c.flushOutput() // earlier responses must precede "100 Continue"
 		}
 		c.dispatching = true
-		c.srv.dispatch(&c.req, &c.resp)
+		c.dispatch(&c.req, &c.resp)
 		c.dispatching = false
 		if !c.finishRequest() {
 			return

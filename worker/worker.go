@@ -14,6 +14,7 @@ import (
 
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/proctitle"
 	"gowsgi/wsgi"
 )
 
@@ -30,6 +31,8 @@ func PythonDescription() string { return wsgi.PythonDescription() }
 // on the main goroutine locked to its OS thread: Python's main thread is this one, and the sync
 // worker class runs every request on it.
 func Run(cfg *config.Config, listenerFiles []*os.File) int {
+	proctitle.Set(proctitle.Title("worker", cfg.ProcessName()))
+	hb := openHeartbeat()
 	listeners, err := openListeners(listenerFiles)
 	if err != nil {
 		errorlog.Error("Worker cannot use its sockets: %v", err)
@@ -40,19 +43,25 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		return code
 	}
 	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, handler)
+	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
 	srv := newHTTPServer(Limits{
 		RequestLine: cfg.LimitRequestLine,
 		Fields:      cfg.LimitRequestFields,
 		FieldSize:   cfg.LimitRequestFieldSize,
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
-	}, "http", class.dispatch)
+	}, "http")
+	retire.watchMemory(cfg.MaxWorkerMemory)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	// USR1 asks to reopen log files; the worker writes none of its own yet, and must not die of it.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR1)
 	for _, l := range listeners {
-		go acceptLoop(l, srv)
+		go acceptLoop(l, srv, class, retire)
 	}
+	hb.ready()
+	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
 	exit := make(chan int, 1)
 	go func() {
 		sig := <-stop
@@ -116,8 +125,9 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	return handler, 0
 }
 
-func acceptLoop(l net.Listener, srv *httpServer) {
+func acceptLoop(l net.Listener, srv *httpServer, class workerClass, retire *retirement) {
 	for {
+		class.admission().waitFree()
 		c, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -127,6 +137,10 @@ func acceptLoop(l net.Listener, srv *httpServer) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go srv.serveConn(c)
+		r := class.admission().reserve()
+		go srv.serveConn(c, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+			class.dispatch(req, w, r)
+			retire.served()
+		})
 	}
 }

@@ -102,9 +102,9 @@ func (h *Handler) buildEnviron(ex *exchange) {
 	e.add(keyRequestMethod, req.Method)
 	ex.path = appendUnescaped(ex.path[:0], req.Path)
 	pathInfo := ex.path
-	if len(h.scriptName) > 0 {
+	if mounted, rest := h.underMount(pathInfo); mounted {
 		e.add(keyScriptName, h.scriptName)
-		pathInfo = bytes.TrimPrefix(pathInfo, h.scriptName)
+		pathInfo = rest
 	}
 	e.add(keyPathInfo, pathInfo)
 	e.add(keyQueryString, req.Query)
@@ -120,11 +120,26 @@ func (h *Handler) buildEnviron(ex *exchange) {
 	}
 }
 
+// underMount reports whether path lies under the mount point, at a segment boundary ("/app" and
+// "/app/x" do, "/application" does not), and what remains of it. A path outside the mount is
+// given to the app whole, with an empty SCRIPT_NAME, so that SCRIPT_NAME + PATH_INFO is always
+// the path requested (PEP 3333).
+func (h *Handler) underMount(path []byte) (bool, []byte) {
+	if len(h.scriptName) == 0 || !bytes.HasPrefix(path, h.scriptName) {
+		return false, path
+	}
+	rest := path[len(h.scriptName):]
+	if len(rest) > 0 && rest[0] != '/' {
+		return false, path
+	}
+	return true, rest
+}
+
 // setHead reads the packed status and headers the app gave start_response and queues them.
 func (ex *exchange) setHead(head []byte, st *pyembed.Step) bool {
 	line, rest, _ := bytes.Cut(head, crlf)
 	ex.status = append(ex.status[:0], line...)
-	code, _ := strconv.Atoi(string(line[:3]))
+	code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0') // start_response checked the digits
 	ex.header = ex.header[:0]
 	ex.length = -1
 	for len(rest) > 0 {
@@ -132,9 +147,7 @@ func (ex *exchange) setHead(head []byte, st *pyembed.Step) bool {
 		name, value, _ := bytes.Cut(line, colonSpace)
 		ex.header = append(ex.header, HeaderField{Name: name, Value: value})
 		if len(name) == len("Content-Length") && bytes.EqualFold(name, []byte("Content-Length")) {
-			if n, err := strconv.ParseInt(string(value), 10, 64); err == nil && n >= 0 {
-				ex.length = n
-			}
+			ex.length = parseLength(value)
 		}
 	}
 	if err := ex.w.WriteHeader(ex.status, code, ex.header); err != nil {
@@ -142,6 +155,21 @@ func (ex *exchange) setHead(head []byte, st *pyembed.Step) bool {
 		return false
 	}
 	return true
+}
+
+// parseLength reads a Content-Length value the app gave, or -1 when it is not a plain number.
+func parseLength(v []byte) int64 {
+	if len(v) == 0 || len(v) > 18 {
+		return -1
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 var (
@@ -179,6 +207,12 @@ func (h *Handler) fail(ex *exchange, reason string) {
 		answer = &answer503
 	case errors.Is(ex.bodyErr, ErrMalformedBody):
 		errorlog.Warning("Bad request body from %s: %v", ex.req.RemoteAddr, ex.bodyErr)
+		answer = &answer400
+	case ex.bodyErr != nil:
+		// The client went away while sending its body: nobody is left to answer, and the
+		// app did nothing wrong.
+		errorlog.Info("Client %s left while %s %s read its body: %v", ex.req.RemoteAddr,
+			ex.req.Method, ex.req.RawURI, ex.bodyErr)
 		answer = &answer400
 	default:
 		errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)

@@ -158,7 +158,7 @@ func TestCloseAlwaysCalled(t *testing.T) {
 }
 
 func TestAppErrorsAnswer500(t *testing.T) {
-	for _, path := range []string{"/raises", "/bad_item", "/no_start", "/bad_status", "/bad_header"} {
+	for _, path := range []string{"/raises", "/bad_item", "/bad_second_item", "/no_start", "/bad_status", "/bad_header"} {
 		rec := serve(t, path, "")
 		if rec.code != 500 || !strings.Contains(rec.body.String(), "Internal Server Error") {
 			t.Errorf("%s: got %d %q", path, rec.code, rec.body.String())
@@ -246,8 +246,7 @@ func watchUntil(done <-chan *recorder, timeout, grace time.Duration) (*recorder,
 		case rec := <-done:
 			return rec, stuck
 		case <-time.After(20 * time.Millisecond):
-			_, s := testHandler.Watch(timeout, grace)
-			stuck = stuck || s != nil
+			stuck = stuck || testHandler.Watch(timeout, grace) != nil
 		}
 	}
 }
@@ -278,12 +277,12 @@ func TestTimeoutReportsThreadStuckInC(t *testing.T) {
 func TestWatchReportsOldestRequest(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if busy, stuck := testHandler.Watch(0, 0); busy != nil || stuck != nil {
+	if busy := testHandler.Oldest(); busy != nil {
 		t.Fatalf("idle handler reported %+v", busy)
 	}
 	done := serveAsync(t, "/sleep_in_c?0.3")
 	time.Sleep(100 * time.Millisecond)
-	busy, _ := testHandler.Watch(0, 0)
+	busy := testHandler.Oldest()
 	<-done
 	if busy == nil || busy.Method != "POST" || busy.Path != "/sleep_in_c?0.3" {
 		t.Fatalf("busy = %+v", busy)

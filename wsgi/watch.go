@@ -42,23 +42,34 @@ type Busy struct {
 	Method, Path string
 }
 
-// Watch enforces the request timeout (0 disables it): a request running longer has its Python
-// stack logged and RequestTimeout raised in its thread. It returns the oldest request in
-// flight (nil when idle), and a request that is stuck: interrupted, and still running after
-// grace — Python code would have seen the exception by then, so its thread is blocked in C and
-// only replacing the worker frees it.
-func (h *Handler) Watch(timeout, grace time.Duration) (oldest, stuck *Busy) {
+// Oldest returns the oldest request in flight, or nil when there is none. It needs no GIL, so
+// it answers while Python is stuck.
+func (h *Handler) Oldest() *Busy {
+	f := &h.inFlight
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var oldest *exchange
+	for _, ex := range f.requests {
+		if oldest == nil || ex.start.Before(oldest.start) {
+			oldest = ex
+		}
+	}
+	if oldest == nil {
+		return nil
+	}
+	return oldest.busy()
+}
+
+// Watch enforces the request timeout: a request running longer than timeout has its Python
+// stack logged and RequestTimeout raised in its thread. It returns a request that is stuck:
+// interrupted, and still running after grace — Python code would have seen the exception by
+// then, so its thread is blocked in C and only replacing the worker frees it.
+func (h *Handler) Watch(timeout, grace time.Duration) (stuck *Busy) {
 	f := &h.inFlight
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, ex := range f.requests {
-		if oldest == nil || ex.start.Before(oldest.Start) {
-			oldest = ex.busy()
-		}
-		if timeout <= 0 {
-			continue
-		}
 		switch {
 		case ex.interrupted.IsZero() && now.Sub(ex.start) > timeout:
 			// The lock stays held, so the request cannot end and its thread move on to
@@ -71,7 +82,7 @@ func (h *Handler) Watch(timeout, grace time.Duration) (oldest, stuck *Busy) {
 			stuck = ex.busy()
 		}
 	}
-	return oldest, stuck
+	return stuck
 }
 
 func (ex *exchange) busy() *Busy {

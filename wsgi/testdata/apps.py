@@ -75,6 +75,11 @@ def bad_item(environ, start_response):
     return ["text"]
 
 
+def bad_second_item(environ, start_response):
+    start_response("200 OK", [])
+    return [b"fine", 2]
+
+
 def no_start(environ, start_response):
     return [b"x"]
 
