@@ -28,6 +28,8 @@ type Config struct {
 	Sendfile bool
 	// Keepalive is the idle keep-alive time in seconds.
 	Keepalive int
+	// ErrorLog is the error log file, made absolute, or "-" for standard error.
+	ErrorLog string
 	// GracefulTimeout is how long a graceful stop waits for in-flight requests, in seconds.
 	GracefulTimeout int
 	// Timeout is how many seconds a worker may go without reporting to the master before it is

@@ -55,6 +55,7 @@ type options struct {
 	initgroups      bool
 	umask           umaskFlag
 	procName        string
+	errorLog        string
 	version         bool
 	help            bool
 }
@@ -147,6 +148,8 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.BoolVar(&o.initgroups, "initgroups", false, "give workers all the groups of --user")
 	fs.VarP(&o.umask, "umask", "m", "create unix sockets with the file mode `MASK`, e.g. 0o22 or 022 (default 0)")
 	fs.StringVarP(&o.procName, "name", "n", "", "show `NAME` in process titles (default the APP_MODULE)")
+	fs.StringVar(&o.errorLog, "error-logfile", "-", "write the error log to `FILE`; - is standard error (default -)")
+	fs.StringVar(&o.errorLog, "log-file", "-", "the same as --error-logfile")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
@@ -317,6 +320,10 @@ func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
 		return fmt.Errorf("cannot read the current directory: %v", err)
 	}
 	cfg.Chdir = cwd
+	cfg.ErrorLog = o.errorLog
+	if cfg.ErrorLog != "-" {
+		cfg.ErrorLog = absolute(cwd, cfg.ErrorLog)
+	}
 	if o.chdir != "" {
 		cfg.Chdir = absolute(cwd, o.chdir)
 		if info, err := os.Stat(cfg.Chdir); err != nil || !info.IsDir() {

@@ -9,13 +9,46 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
 	mu  sync.Mutex
 	out io.Writer = os.Stderr
 	pid           = os.Getpid()
+	// file is the error log file, or "" for standard error.
+	file string
 )
+
+// Open makes path ("-" for standard error) this process's error log. The file takes the place
+// of standard error itself (descriptor 2), so that everything written there lands in it:
+// these lines, Python's sys.stderr and wsgi.errors, a crash's last words. Workers inherit it.
+func Open(path string) error {
+	if path == "-" {
+		path = ""
+	}
+	mu.Lock()
+	file = path
+	mu.Unlock()
+	return Reopen()
+}
+
+// Reopen opens the error log file again, for USR1: once logrotate has moved the file away, the
+// next lines go to a new file at the same path.
+func Reopen() error {
+	mu.Lock()
+	defer mu.Unlock()
+	if file == "" {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.Dup3(int(f.Fd()), 2, 0)
+}
 
 // SetOutput sends the log to w (stderr by default).
 func SetOutput(w io.Writer) {

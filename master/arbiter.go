@@ -50,6 +50,10 @@ func Run(cfg *config.Config, version string) int {
 	if code, detached := daemonize(cfg); detached {
 		return code
 	}
+	if err := errorlog.Open(cfg.ErrorLog); err != nil {
+		errorlog.Error("Can't open the error log %s: %v", cfg.ErrorLog, err)
+		return 1
+	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcessName()))
 	return runMaster(cfg, version, selfCommand)
 }
@@ -180,7 +184,9 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 	case syscall.SIGHUP:
 		a.reload()
 	case syscall.SIGUSR1:
-		errorlog.Info("No log files to reopen yet; passing USR1 on to the workers")
+		if err := errorlog.Reopen(); err != nil {
+			errorlog.Error("Can't reopen the error log: %v", err)
+		}
 		a.signalAll(syscall.SIGUSR1)
 	case syscall.SIGUSR2:
 		a.startNewMaster()

@@ -33,6 +33,7 @@ func PythonDescription() string { return wsgi.PythonDescription() }
 func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	proctitle.Set(proctitle.Title("worker", cfg.ProcessName()))
 	hb := openHeartbeat()
+	reopenLogsOnUSR1(cfg.ErrorLog)
 	listeners, err := openListeners(listenerFiles)
 	if err != nil {
 		errorlog.Error("Worker cannot use its sockets: %v", err)
@@ -55,8 +56,6 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
-	// USR1 asks to reopen log files; the worker writes none of its own yet, and must not die of it.
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGUSR1)
 	for _, l := range listeners {
 		go acceptLoop(l, srv, class, retire)
 	}
@@ -76,6 +75,22 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		exit <- 0
 	}()
 	return class.run(exit)
+}
+
+// reopenLogsOnUSR1 follows logrotate: the master and every worker open the error log again.
+func reopenLogsOnUSR1(path string) {
+	if err := errorlog.Open(path); err != nil {
+		errorlog.Error("Can't open the error log %s: %v", path, err)
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			if err := errorlog.Reopen(); err != nil {
+				errorlog.Error("Can't reopen the error log %s: %v", path, err)
+			}
+		}
+	}()
 }
 
 func openListeners(files []*os.File) ([]net.Listener, error) {

@@ -1,0 +1,14 @@
+"""An app that writes to the error log in each way an app can: wsgi.errors, sys.stderr, and an
+exception that the server logs with its traceback."""
+import sys
+
+
+def app(environ, start_response):
+    tag = environ["QUERY_STRING"]
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("boom " + tag)
+    environ["wsgi.errors"].write("wsgi.errors says " + tag + "\n")
+    environ["wsgi.errors"].flush()
+    print("stderr says " + tag, file=sys.stderr, flush=True)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"logged"]
