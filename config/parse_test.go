@@ -50,12 +50,19 @@ func TestDefaults(t *testing.T) {
 		LimitRequestFieldSize: 8190,
 		Sendfile:              true,
 		Keepalive:             2,
+		ErrorLog:              "-",
 		GracefulTimeout:       30,
 		Timeout:               30,
 		Backlog:               2048,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLogFileIsTheSameAsErrorLogfile(t *testing.T) {
+	if cfg := mustParse(t, nil, "--log-file", "/var/log/g.log", "a:b"); cfg.ErrorLog != "/var/log/g.log" {
+		t.Fatalf("--log-file gave ErrorLog %q", cfg.ErrorLog)
 	}
 }
 
@@ -75,7 +82,7 @@ func TestEveryFlag(t *testing.T) {
 		"--virtualenv", "venv", "--limit-request-line", "100", "--limit-request-fields", "10",
 		"--limit-request-field_size", "200", "--no-sendfile", "--keep-alive", "5",
 		"--graceful-timeout", "7", "-t", "9", "--max-requests", "100", "--max-requests-jitter", "10",
-		"--max-worker-memory", "256", "pkg.wsgi:create_app(debug=True)")
+		"--max-worker-memory", "256", "--error-logfile", "logs/error.log", "pkg.wsgi:create_app(debug=True)")
 	want := &Config{
 		App:                   AppSpec{Module: "pkg.wsgi", Attr: "create_app", Call: true, Args: "debug=True", Raw: "pkg.wsgi:create_app(debug=True)"},
 		Binds:                 []string{"0.0.0.0:9000", "[::1]:9001"},
@@ -90,6 +97,7 @@ func TestEveryFlag(t *testing.T) {
 		LimitRequestFieldSize: 200,
 		Sendfile:              false,
 		Keepalive:             5,
+		ErrorLog:              filepath.Join(dir, "logs", "error.log"),
 		GracefulTimeout:       7,
 		Timeout:               9,
 		MaxRequests:           100,
