@@ -18,6 +18,18 @@ def _thread_stack(thread_id):
     return "".join(traceback.format_stack(frame))
 
 
+def _at_exit():
+    """What the interpreter would do on a normal exit, short of finalizing: the app's atexit
+    functions run, and output it buffered reaches its files."""
+    import atexit
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
 def _setup(paths):
     """Put the app's directory and --pythonpath first on sys.path, as gunicorn does."""
     entries = [p for p in paths.split("\n") if p]

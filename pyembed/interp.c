@@ -14,6 +14,7 @@ static PyObject *format_exception;  /* traceback.format_exception */
 static PyObject *load_app;          /* the loader defined by the bootstrap code */
 static PyObject *thread_stack;      /* bootstrap's _thread_stack(thread_id) */
 static PyObject *request_timeout;   /* bootstrap's RequestTimeout exception */
+static PyObject *at_exit;           /* bootstrap's _at_exit() */
 
 void gw_enter(void) {
     if (thread_state == NULL)
@@ -75,6 +76,8 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
     load_app = PyDict_GetItemString(globals, "_load_app");
     thread_stack = PyDict_GetItemString(globals, "_thread_stack");
     request_timeout = PyDict_GetItemString(globals, "RequestTimeout");
+    at_exit = PyDict_GetItemString(globals, "_at_exit");
+    Py_INCREF(at_exit);
     Py_INCREF(load_app);
     Py_INCREF(thread_stack);
     Py_INCREF(request_timeout);
@@ -192,5 +195,16 @@ char *gw_interrupt(unsigned long thread_id) {
 /* gw_probe takes the GIL and gives it back: it returns only while Python can make progress. */
 void gw_probe(void) {
     gw_enter();
+    gw_leave();
+}
+
+/* gw_at_exit runs the app's atexit functions and flushes its output. The interpreter is not
+ * finalized: Go threads that hold thread states must not be torn down under the runtime. */
+void gw_at_exit(void) {
+    gw_enter();
+    PyObject *r = PyObject_CallNoArgs(at_exit);
+    if (r == NULL)
+        PyErr_Print();
+    Py_XDECREF(r);
     gw_leave();
 }

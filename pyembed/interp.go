@@ -158,3 +158,7 @@ func takeString(s *C.char) string {
 	defer C.free(unsafe.Pointer(s))
 	return C.GoString(s)
 }
+
+// AtExit runs the app's atexit functions and flushes sys.stdout and sys.stderr, as a Python
+// process does when it exits. The caller must be locked to its OS thread.
+func AtExit() { C.gw_at_exit() }

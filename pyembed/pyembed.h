@@ -18,6 +18,7 @@ PyObject *gw_load_app(const char *module, const char *attr, int call, const char
 char *gw_sys_executable(void);
 char *gw_interrupt(unsigned long thread_id);
 void gw_probe(void);
+void gw_at_exit(void);
 
 /* The environ (environ.c) and what every request shares (call.c). */
 int gw_setup_wsgi(int multithread, int multiprocess);

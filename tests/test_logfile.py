@@ -43,3 +43,11 @@ def test_error_log_that_cannot_be_opened_stops_the_start(gowsgi, tmp_path):
                         "logging_app:app", timeout=10)
     assert result.returncode == 1
     assert "Can't open the error log" in result.stderr
+
+
+def test_a_stopping_worker_runs_atexit_and_flushes_stdout(gowsgi):
+    server = gowsgi("logging_app:app", "-w", "1")
+    (pid,) = server.wait_workers(1)
+    assert requests.get(server.url + "/?x", timeout=10).status_code == 200
+    server.stop()
+    assert f"atexit ran in {pid}" in server.stdout()

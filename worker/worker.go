@@ -74,7 +74,9 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		}
 		exit <- 0
 	}()
-	return class.run(exit)
+	code = class.run(exit)
+	wsgi.AtExit()
+	return code
 }
 
 // reopenLogsOnUSR1 follows logrotate: the master and every worker open the error log again.

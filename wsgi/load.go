@@ -60,3 +60,7 @@ func venvPython(venv string) string {
 
 // PythonDescription says which Python the binary embeds.
 func PythonDescription() string { return pyembed.Describe() }
+
+// AtExit does what Python does on a normal exit: the app's atexit functions run and its
+// buffered output is written. Call it on the way out of a worker that stopped normally.
+func AtExit() { pyembed.AtExit() }

@@ -1,5 +1,7 @@
 """An app that writes to the error log in each way an app can: wsgi.errors, sys.stderr, and an
 exception that the server logs with its traceback."""
+import atexit
+import os
 import sys
 
 
@@ -12,3 +14,11 @@ def app(environ, start_response):
     print("stderr says " + tag, file=sys.stderr, flush=True)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"logged"]
+
+
+def _goodbye():
+    # Written without flushing: a worker that stops normally still gets it out.
+    sys.stdout.write("atexit ran in %d\n" % os.getpid())
+
+
+atexit.register(_goodbye)
