@@ -63,15 +63,15 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
 	exit := make(chan int, 1)
 	go func() {
-		sig := <-stop
+		if sig := <-stop; sig != syscall.SIGTERM {
+			os.Exit(0) // quick stop: requests in flight end with the process
+		}
+		// Graceful: in-flight requests finish, idle keep-alive connections close.
 		for _, l := range listeners {
 			l.Close()
 		}
-		if sig == syscall.SIGTERM {
-			// Graceful: in-flight requests finish, idle keep-alive connections close.
-			srv.shutdown()
-			srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
-		}
+		srv.shutdown()
+		srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
 		exit <- 0
 	}()
 	code = class.run(exit)
