@@ -291,6 +291,7 @@ static void step(gw_call *c, gw_step *out) {
         c->chunk = item;
         c->sent = 1;
         out->kind = GW_CHUNK;
+        out->next_ready = c->iter == NULL;
         out->data = PyBytes_AS_STRING(item);
         out->len = PyBytes_GET_SIZE(item);
     }

@@ -40,8 +40,11 @@ type Step struct {
 	// start_response stored new ones since the last step; nil otherwise.
 	Head []byte
 	Data []byte
-	FD   int
-	Err  string
+	// NextReady says the next step runs no app code (the body is a list), so there is no
+	// reason to push Data out before taking it.
+	NextReady bool
+	FD        int
+	Err       string
 }
 
 // Call is one request in flight.
@@ -90,7 +93,7 @@ func (call *Call) Finish(interrupted bool) string {
 
 func (call *Call) result() Step {
 	s := &call.step
-	out := Step{Kind: StepKind(s.kind), FD: int(s.fd)}
+	out := Step{Kind: StepKind(s.kind), FD: int(s.fd), NextReady: s.next_ready != 0}
 	if s.head != nil {
 		out.Head = unsafe.Slice((*byte)(unsafe.Pointer(s.head)), int(s.head_len))
 	}

@@ -34,6 +34,7 @@ typedef struct {
     int kind;           /* GW_ERROR, GW_DONE (no more body), GW_CHUNK, GW_FILE */
     const char *data;   /* GW_CHUNK: bytes owned by the call until the next step */
     Py_ssize_t len;
+    int next_ready;     /* GW_CHUNK: the next step runs no app code (a list or tuple body) */
     int fd;             /* GW_FILE: descriptor of the wrapped file */
     const char *head;   /* packed "STATUS\r\nName: value\r\n…" when start_response changed it */
     Py_ssize_t head_len;

@@ -76,8 +76,8 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 		}
 		ex.written += int64(len(st.Data))
 		// The next chunk may take the app a while: what it produced so far goes out first,
-		// unless the declared length is complete and nothing more can be sent anyway.
-		if ex.length < 0 || ex.written < ex.length {
+		// unless the next is at hand or the declared length is complete.
+		if !st.NextReady && (ex.length < 0 || ex.written < ex.length) {
 			if err := w.Flush(); err != nil {
 				ex.failed = true
 				break

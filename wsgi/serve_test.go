@@ -148,6 +148,13 @@ func TestGeneratorStreamsEachChunk(t *testing.T) {
 	}
 }
 
+func TestListIsWrittenWithoutFlushPerItem(t *testing.T) {
+	rec := serve(t, "/list_parts", "")
+	if rec.body.String() != "abc" || rec.flushes != 0 {
+		t.Fatalf("body %q flushes %d: a list body is at hand, nothing to push early", rec.body.String(), rec.flushes)
+	}
+}
+
 func TestCloseAlwaysCalled(t *testing.T) {
 	before := serve(t, "/closed_count", "").body.String()
 	serve(t, "/closing", "")

@@ -43,6 +43,11 @@ def echo_body(environ, start_response):
     return [body]
 
 
+def list_parts(environ, start_response):
+    start_response("200 OK", [])
+    return [b"a", b"b", b"c"]
+
+
 def generator(environ, start_response):
     start_response("200 OK", [])
     yield b"one "
