@@ -45,7 +45,7 @@ var handledSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUI
 	syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
 // Run is the master process: it listens on cfg.Binds, keeps cfg.Workers workers running until a
-// signal says stop or a worker reports that the app cannot be loaded, and returns the exit code.
+// signal says stop or no worker can load the app (see cannotBoot), and returns the exit code.
 func Run(cfg *config.Config, version string) int {
 	if code, detached := daemonize(cfg); detached {
 		return code
@@ -109,6 +109,11 @@ type arbiter struct {
 	wake            *time.Timer
 	upgrade         upgradeState
 	host            *host
+	// generation counts reloads: workers started before the latest HUP are outdated.
+	generation int
+	// startedUp is set once as many workers as wanted have been ready: from then on a worker
+	// that cannot load the app no longer stops the master while others serve.
+	startedUp bool
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
@@ -206,11 +211,7 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 // until replacements are ready, so that no request finds nobody accepting.
 func (a *arbiter) reload() {
 	errorlog.Info("Hang up: Master")
-	for _, w := range a.workers {
-		if !w.retiring {
-			w.outdated = true
-		}
-	}
+	a.generation++
 }
 
 // maintain stops the oldest workers beyond the wanted number, stops outdated workers as their
@@ -248,9 +249,8 @@ func (a *arbiter) maintain() (exitCode int, done bool) {
 	return 0, false
 }
 
-// reap accounts for a worker that ended. A worker that could not boot or load the app stops
-// the master with the worker's exit code; any other unexpected end is logged, and maintain
-// replaces the worker.
+// reap accounts for a worker that ended. A worker that could not boot or load the app is left
+// to cannotBoot; any other unexpected end is logged, and maintain replaces the worker.
 func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	w, known := a.workers[exit.pid]
 	if !known {
@@ -265,14 +265,13 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	switch code := status.ExitStatus(); {
 	case status.Signaled():
 		errorlog.Error("Worker (pid:%d) was killed by signal %s", exit.pid, signalName(status.Signal()))
-	case code == ExitWorkerBootError:
-		errorlog.Error("Worker (pid:%d) exited with code %d: Worker failed to boot.", exit.pid, code)
-		return a.shutDown(true, code, "Worker failed to boot.")
-	case code == ExitAppLoadError:
-		errorlog.Error("Worker (pid:%d) exited with code %d: App failed to load.", exit.pid, code)
-		return a.shutDown(true, code, "App failed to load.")
+	case code == ExitWorkerBootError || code == ExitAppLoadError:
+		return a.cannotBoot(w, exit.pid, code)
 	case code != 0:
 		errorlog.Error("Worker (pid:%d) exited with code %d", exit.pid, code)
+	default:
+		// Someone signalled the worker itself (TERM, QUIT), or the app called os._exit(0).
+		errorlog.Info("Worker (pid:%d) exited with code 0", exit.pid)
 	}
 	a.delayRespawnAfterYoungDeath(exit.pid, time.Since(w.started))
 	return 0, false
@@ -283,8 +282,7 @@ func (a *arbiter) delayRespawnAfterYoungDeath(pid int, lifetime time.Duration) {
 		a.respawnDelay = 0
 		return
 	}
-	a.respawnDelay = min(maxRespawnDelay, max(firstRespawnDelay, 2*a.respawnDelay))
-	a.respawnAt = time.Now().Add(a.respawnDelay)
+	a.throttleRespawn()
 	errorlog.Warning("Worker (pid:%d) ended %.2fs after it started; waiting %s before starting another",
 		pid, lifetime.Seconds(), a.respawnDelay)
 }
@@ -346,7 +344,7 @@ func (a *arbiter) liveWorkers() (live, outdated []*workerProcess) {
 	for _, w := range a.workers {
 		switch {
 		case w.retiring:
-		case w.outdated:
+		case w.replaceAsked || w.generation < a.generation:
 			outdated = append(outdated, w)
 		default:
 			live = append(live, w)

@@ -96,13 +96,14 @@ func (a *arbiter) handleReport(r workerReport) {
 	switch r.kind {
 	case reportReady:
 		w.ready, w.activity, w.busySince = true, "idle", time.Time{}
+		a.noteStartedUp()
 	case reportIdle:
 		w.activity, w.busySince = "idle", time.Time{}
 	case reportBusy:
 		w.activity, w.busySince = "serving "+r.method+" "+r.path, r.since
 	case reportRetire:
-		if !w.retiring && !w.outdated {
-			w.outdated = true
+		if !w.retiring && !w.replaceAsked {
+			w.replaceAsked = true
 			a.logWorker(w, "asks to be replaced: %s", r.reason)
 		}
 	}

@@ -87,8 +87,10 @@ func fakeHeartbeat(mode, markers string, pid int) {
 		return
 	}
 	pipe := os.NewFile(uintptr(fd), "heartbeat")
-	fmt.Fprintln(pipe, "ready")
+	// The marker goes first: once the master reads "ready" it may stop an old worker, whose
+	// marker must not predate this one.
 	writeMarker(markers, pid, "ready", "")
+	fmt.Fprintln(pipe, "ready")
 	switch mode {
 	case "retire":
 		fmt.Fprintln(pipe, "retire served 3 requests (--max-requests)")

@@ -192,3 +192,18 @@ func TestParseReport(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkerStoppedFromOutsideIsLoggedAndReplaced(t *testing.T) {
+	log := captureLog(t)
+	ta := startArbiter(t, 1, 5, serving)
+	pid := ta.waitForWorkers(t, 1)[0]
+	time.Sleep(youngDeath)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ta.waitForWorkers(t, 2)
+	assertLogged(t, log, fmt.Sprintf("[INFO] Worker (pid:%d) exited with code 0", pid))
+	if strings.Contains(log.String(), "before starting another") {
+		t.Errorf("a worker that served %s was respawned with a delay:\n%s", youngDeath, log)
+	}
+}

@@ -39,9 +39,12 @@ type workerProcess struct {
 	retiring bool
 	stopBy   time.Time
 	killed   bool
-	// outdated is set for a worker to be replaced (after HUP, or at its own request): it serves
-	// until a replacement is ready, then it is stopped gracefully.
-	outdated bool
+	// generation is the arbiter's generation when the worker started; HUP starts a new one.
+	// replaceAsked is set when the worker asked to be replaced (--max-requests,
+	// --max-worker-memory). Either makes the worker outdated: it serves until a replacement is
+	// ready, then it is stopped gracefully.
+	generation   int
+	replaceAsked bool
 	// ready is set by the worker's "ready" report. heardAt is its last report (its start until
 	// the first), activity what that report said it was doing, for the timeout message, and
 	// busySince when the request it reported started (zero when idle).
@@ -93,7 +96,8 @@ func (a *arbiter) spawnWorker() error {
 	}
 	pid := cmd.Process.Pid
 	now := time.Now()
-	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, heardAt: now, activity: "booting"}
+	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, generation: a.generation,
+		heardAt: now, activity: "booting"}
 	errorlog.Info("Booting worker with pid: %d", pid)
 	go a.readHeartbeat(pid, heartbeat)
 	go func() {

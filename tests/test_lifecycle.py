@@ -188,6 +188,63 @@ def test_hup_serves_the_changed_code(gowsgi, tmp_path):
     assert not any(alive(pid) for pid in old)
 
 
+def answering_pids(server, pids, timeout=10):
+    """Sends /version on new connections until each of pids has answered; returns the versions."""
+    versions, missing = set(), set(pids)
+    deadline = time.monotonic() + timeout
+    while missing and time.monotonic() < deadline:
+        version, pid = requests.get(server.url + "/version", timeout=10).text.split()
+        versions.add(version)
+        missing.discard(int(pid))
+    assert not missing, f"workers {missing} never answered\n{server.describe()}"
+    return versions
+
+
+def test_hup_with_an_app_that_no_longer_loads_keeps_the_old_workers(gowsgi, tmp_path):
+    shutil.copy(APPS / "lifecycle_app.py", tmp_path)
+    source = tmp_path / "lifecycle_app.py"
+    good = source.read_text()
+    server = gowsgi(APP, "-w", "2", cwd=tmp_path)
+    old = set(server.wait_workers(2))
+    answering_pids(server, old)
+
+    source.write_text(good + "\nraise RuntimeError('deploy half done 4f1c')\n")
+    server.signal(signal.SIGHUP)
+    log = server.wait_log("Reload failed", timeout=15)
+    assert "deploy half done 4f1c" in log
+    assert re.search(r"\[ERROR\] Reload failed: App failed to load .*; keeping the 2 workers that were running", log), log
+    assert wait_for(lambda: set(server.workers()) == old, 10), server.describe()
+    assert answering_pids(server, old) == {"1"}
+    assert server.proc.poll() is None
+
+    source.write_text(good.replace('VERSION = "1"', 'VERSION = "2"'))
+    server.signal(signal.SIGHUP)
+    new = wait_for(lambda: (lambda p: p if len(p) == 2 and not p & old else None)(set(server.workers())), 15)
+    assert new, f"workers {server.workers()}, old ones {old}\n{server.describe()}"
+    assert answering_pids(server, new) == {"2"}
+
+
+def test_worker_that_cannot_be_replaced_serves_on(gowsgi, tmp_path):
+    shutil.copy(APPS / "lifecycle_app.py", tmp_path)
+    source = tmp_path / "lifecycle_app.py"
+    good = source.read_text()
+    server = gowsgi(APP, "-w", "1", "--max-requests", "3", cwd=tmp_path)
+    [first] = server.wait_workers(1)
+    answering_pids(server, [first])
+    source.write_text(good + "\nraise RuntimeError('deploy half done 4f1c')\n")
+    for _ in range(7):
+        assert requests.get(server.url + "/version", timeout=10).text == f"1 {first}"
+    server.wait_log(f"(pid {first}) asks to be replaced: served 3 requests")
+    log = server.wait_log("[ERROR] Can't replace a worker: App failed to load", timeout=10)
+    assert "1 workers keep serving the app they loaded" in log
+    assert requests.get(server.url + "/version", timeout=10).text == f"1 {first}"
+    assert server.proc.poll() is None
+
+    source.write_text(good.replace('VERSION = "1"', 'VERSION = "2"'))
+    assert wait_for(lambda: server.workers() and first not in server.workers(), 15), server.describe()
+    assert requests.get(server.url + "/version", timeout=10).text.split()[0] == "2"
+
+
 def test_max_requests_recycles_workers(gowsgi):
     server = gowsgi(APP, "-w", "1", "--max-requests", "5")
     first = server.wait_workers(1)[0]
@@ -285,7 +342,7 @@ def test_usr1_reaches_workers_without_stopping_them(gowsgi):
     server = gowsgi(APP, "-w", "2")
     workers = server.wait_workers(2)
     server.signal(signal.SIGUSR1)
-    server.wait_log("passing USR1 on to the workers")
+    server.wait_log("Handling signal: usr1")
     time.sleep(0.5)
     assert server.workers() == workers
     assert requests.get(server.url + "/", timeout=10).status_code == 200
