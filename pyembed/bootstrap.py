@@ -34,7 +34,7 @@ def _setup(paths):
     """Put the app's directory and --pythonpath first on sys.path, as gunicorn does, and have a
     crash in C (a segfault in an extension) print the Python stack that led to it."""
     import faulthandler
-    faulthandler.enable()
+    faulthandler.enable(all_threads=False)
     entries = [p for p in paths.split("\n") if p]
     for p in reversed(entries):
         if p in sys.path:

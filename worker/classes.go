@@ -12,8 +12,8 @@ import (
 // workerClass decides which OS thread runs Python for a request, and how many at once.
 type workerClass interface {
 	// dispatch runs the app for one request; it is called on the connection's goroutine and
-	// returns when the response is written. r is the connection's reservation.
-	dispatch(req *wsgi.Request, w wsgi.ResponseWriter, r *reservation)
+	// returns when the response is written.
+	dispatch(req *wsgi.Request, w wsgi.ResponseWriter)
 	// admission is what the accept loop consults.
 	admission() *admission
 	// run occupies the main goroutine until a code arrives on exit, and returns it.
@@ -23,70 +23,39 @@ type workerClass interface {
 func newWorkerClass(name string, threads int, h *wsgi.Handler) workerClass {
 	if name == "gthread" {
 		return &threadedClass{handler: h, slots: make(chan struct{}, threads),
-			gate: admission{limit: int32(threads)}}
+			gate: admission{limit: int32(threads), progressing: h.Progressing}}
 	}
-	return &syncClass{handler: h, jobs: make(chan *syncJob), gate: admission{limit: 1}}
+	return &syncClass{handler: h, jobs: make(chan *syncJob),
+		gate: admission{limit: 1, progressing: h.Progressing}}
 }
 
-// admission lets the worker accept a connection only while Python has room for its request,
-// and reserves that room for the connection's first request; until then the worker accepts no
-// other connection. So a worker whose Python is busy leaves new connections to workers that can
-// serve them — a request stuck here strands nobody behind it — as under gunicorn, whose workers
-// accept only when they can work. Requests queued behind others still count, so busy can pass
-// limit.
+// admission holds back the accept loop of a worker whose Python is busy and not visibly making
+// progress — every request in it has run for slowRequest or longer — so that new connections
+// go to workers that can serve them: a request stuck here strands nobody behind it. A worker
+// busy with quick requests keeps accepting, or keep-alive clients would starve new ones.
 type admission struct {
 	limit int32
-	busy  atomic.Int32 // requests in or waiting for Python, and reservations
+	busy  atomic.Int32 // requests in or waiting for Python
+	// progressing reports whether no request is running in Python, or one started less than
+	// a duration ago.
+	progressing func(time.Duration) bool
 }
 
 const (
-	// admissionPoll is how often a busy worker's accept loop looks again.
+	// slowRequest is the age past which a running request no longer shows progress: longer
+	// than almost any request takes, short enough that little queues behind one that hangs.
+	slowRequest = 20 * time.Millisecond
+	// admissionPoll is how often a held-back accept loop looks again.
 	admissionPoll = 2 * time.Millisecond
-	// firstRequestWait is how long a new connection's reservation waits for its first
-	// request. A client sends it right behind the handshake that completed the accept, so it
-	// is normally there within a millisecond; a client that stalls delays the next accept by no
-	// more than this.
-	firstRequestWait = 10 * time.Millisecond
 )
 
 func (a *admission) waitFree() {
-	for a.busy.Load() >= a.limit {
+	for a.busy.Load() >= a.limit && !a.progressing(slowRequest) {
 		time.Sleep(admissionPoll)
 	}
 }
 
-// reservation is the room held for a new connection's first request.
-type reservation struct {
-	gate  *admission
-	state atomic.Int32
-}
-
-const (
-	reserved int32 = iota
-	claimed
-	released
-)
-
-func (a *admission) reserve() *reservation {
-	a.busy.Add(1)
-	r := &reservation{gate: a}
-	time.AfterFunc(firstRequestWait, r.release)
-	return r
-}
-
-func (r *reservation) release() {
-	if r.state.CompareAndSwap(reserved, released) {
-		r.gate.busy.Add(-1)
-	}
-}
-
-// enter counts a request in, in its connection's reservation when that is still held.
-func (a *admission) enter(r *reservation) {
-	if !r.state.CompareAndSwap(reserved, claimed) {
-		a.busy.Add(1)
-	}
-}
-
+func (a *admission) enter() { a.busy.Add(1) }
 func (a *admission) leave() { a.busy.Add(-1) }
 
 // syncClass runs every request on the main thread, the one that imported the app, as gunicorn's
@@ -107,10 +76,10 @@ type syncJob struct {
 
 var syncJobPool = sync.Pool{New: func() any { return &syncJob{done: make(chan struct{}, 1)} }}
 
-func (s *syncClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter, r *reservation) {
+func (s *syncClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
 	job := syncJobPool.Get().(*syncJob)
 	job.req, job.w = req, w
-	s.gate.enter(r)
+	s.gate.enter()
 	s.jobs <- job
 	<-job.done
 	s.gate.leave()
@@ -141,8 +110,8 @@ type threadedClass struct {
 	gate    admission
 }
 
-func (t *threadedClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter, r *reservation) {
-	t.gate.enter(r)
+func (t *threadedClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
+	t.gate.enter()
 	t.slots <- struct{}{}
 	runtime.LockOSThread()
 	t.handler.Serve(req, w)

@@ -142,11 +142,26 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	return handler, 0
 }
 
+// acceptSlice bounds each wait in Accept, so that the admission check before it is never older
+// than this when a connection arrives.
+const acceptSlice = 20 * time.Millisecond
+
 func acceptLoop(l net.Listener, srv *httpServer, class workerClass, retire *retirement) {
+	dispatch := func(req *wsgi.Request, w wsgi.ResponseWriter) {
+		class.dispatch(req, w)
+		retire.served()
+	}
+	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
 	for {
 		class.admission().waitFree()
+		if deadline != nil {
+			deadline.SetDeadline(time.Now().Add(acceptSlice))
+		}
 		c, err := l.Accept()
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -154,10 +169,6 @@ func acceptLoop(l net.Listener, srv *httpServer, class workerClass, retire *reti
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		r := class.admission().reserve()
-		go srv.serveConn(c, func(req *wsgi.Request, w wsgi.ResponseWriter) {
-			class.dispatch(req, w, r)
-			retire.served()
-		})
+		go srv.serveConn(c, dispatch)
 	}
 }

@@ -60,6 +60,21 @@ func (h *Handler) Oldest() *Busy {
 	return oldest.busy()
 }
 
+// Progressing reports whether Python is making progress on requests: none is running, or one
+// started less than age ago.
+func (h *Handler) Progressing(age time.Duration) bool {
+	f := &h.inFlight
+	since := time.Now().Add(-age)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ex := range f.requests {
+		if ex.start.After(since) {
+			return true
+		}
+	}
+	return len(f.requests) == 0
+}
+
 // Watch enforces the request timeout: a request running longer than timeout has its Python
 // stack logged and RequestTimeout raised in its thread. It returns a request that is stuck:
 // interrupted, and still running after grace — Python code would have seen the exception by
