@@ -4,6 +4,8 @@ package config
 
 // Config is the resolved configuration, with gunicorn's meaning for each field.
 type Config struct {
+	// ConfigFile is the absolute path of the YAML config file read, "" when there was none.
+	ConfigFile string
 	// App is the application spec: "module:variable", "module" or "module:factory(args)".
 	App AppSpec
 	// Binds are the addresses to listen on ("127.0.0.1:8000", "[::1]:8000").

@@ -56,6 +56,7 @@ type options struct {
 	umask           umaskFlag
 	procName        string
 	errorLog        string
+	config          string
 	version         bool
 	help            bool
 }
@@ -150,26 +151,77 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.StringVarP(&o.procName, "name", "n", "", "show `NAME` in process titles (default the APP_MODULE)")
 	fs.StringVar(&o.errorLog, "error-logfile", "-", "write the error log to `FILE`; - is standard error (default -)")
 	fs.StringVar(&o.errorLog, "log-file", "-", "the same as --error-logfile")
+	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
 
-// Parse builds the Config from the command line (without the program name) and the
-// environment. It resolves every default and relative path, so that the master and its workers,
-// which parse the same arguments, agree on everything.
+// Parse builds the Config from the command line (without the program name), the config file
+// and the environment, in gunicorn's order: defaults < config file < GOWSGI_CMD_ARGS < command
+// line. It resolves every default and relative path, so that the master and its workers, which
+// parse the same arguments, agree on everything.
 func Parse(args []string, getenv func(string) string) (*Config, error) {
-	o := newOptions()
-	fs := o.flagSet()
-	if err := fs.Parse(args); err != nil {
+	envArgs, err := splitCommandLine(getenv(CmdArgsEnv))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, err)
+	}
+	// A first look at the arguments finds -c, -h and -v before the file is read, so that help
+	// works even when the file is broken.
+	first := newOptions()
+	firstFlags := first.flagSet()
+	if err := firstFlags.Parse(envArgs); err != nil {
+		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	}
+	if err := firstFlags.Parse(args); err != nil {
 		return nil, describeFlagError(err)
 	}
-	if o.help {
+	if first.help {
 		return nil, ErrHelp
 	}
-	if o.version {
+	if first.version {
 		return nil, ErrVersion
 	}
+	path, name, err := findFile(first.config, getenv(FileEnv))
+	if err != nil {
+		return nil, err
+	}
+	o := newOptions()
+	fs := o.flagSet()
+	file, err := loadFile(path, name, fs)
+	if err != nil {
+		return nil, err
+	}
+	// fromFile says which flags still hold the config file's value, so that a value found bad
+	// when the settings are resolved is reported at its line in the file.
+	fromFile := map[string]fileSetting{}
+	for _, setting := range file.settings {
+		if _, err := parseSource(fs, o, setting.args, func(flag string) { fromFile[flag] = setting }); err != nil {
+			return nil, file.errorAt(setting.line, "%v", describeFileError(err, setting.key))
+		}
+	}
+	overridden := func(flag string) { delete(fromFile, flag) }
+	envApp, err := parseSource(fs, o, envArgs, overridden)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	}
+	cliApp, err := parseSource(fs, o, args, overridden)
+	if err != nil {
+		return nil, describeFlagError(err)
+	}
+	cfg, err := resolve(o, file, cliApp, envApp, getenv)
+	var bad *valueError
+	if errors.As(err, &bad) {
+		if setting, found := fromFile[bad.flag]; found {
+			return nil, file.errorAt(setting.line, "invalid value %q for %s: %s", bad.value, setting.key, bad.reason)
+		}
+	}
+	return cfg, err
+}
+
+// resolve turns the parsed options into a Config, applying the defaults that come from the
+// environment and checking what a flag cannot check alone.
+func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(string) string) (*Config, error) {
 	cfg := &Config{
 		Threads:               o.threads.get(),
 		LimitRequestLine:      capLimit(o.limitLine.get(), maxRequestLine),
@@ -191,9 +243,10 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 		Initgroups:            o.initgroups,
 		Umask:                 o.umask.value,
 		ProcName:              o.procName,
+		ConfigFile:            file.path,
 	}
 	var err error
-	if cfg.App, err = appFromArgs(fs.Args()); err != nil {
+	if cfg.App, err = chooseApp(cliApp, envApp, file); err != nil {
 		return nil, err
 	}
 	cfg.Binds = bindsOrDefault(o.binds, getenv("PORT"))
@@ -249,6 +302,18 @@ func describeFlagError(err error) error {
 	return err
 }
 
+// valueError is a bad value found when the settings are resolved rather than when the flag was
+// parsed; it names the flag so that Parse can point at the config file line that gave the value.
+type valueError struct{ flag, value, reason string }
+
+func invalidValue(flag, value, reason string) error {
+	return &valueError{flag: flag, value: value, reason: reason}
+}
+
+func (e *valueError) Error() string {
+	return fmt.Sprintf("invalid value %q for %s: %s", e.value, flagLabel(newOptions().flagSet().Lookup(e.flag)), e.reason)
+}
+
 func flagLabel(f *pflag.Flag) string {
 	if f.Shorthand != "" {
 		return "-" + f.Shorthand + "/--" + f.Name
@@ -302,7 +367,7 @@ func workerClass(name string, threads int) (string, error) {
 	case "gevent", "gunicorn.workers.ggevent.GeventWorker":
 		return "", errors.New("worker class gevent is not available in this version")
 	}
-	return "", fmt.Errorf("invalid value %q for -k/--worker-class: choose sync or gthread", name)
+	return "", invalidValue("worker-class", name, "choose sync or gthread")
 }
 
 func capLimit(value, most int) int {
@@ -327,7 +392,7 @@ func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
 	if o.chdir != "" {
 		cfg.Chdir = absolute(cwd, o.chdir)
 		if info, err := os.Stat(cfg.Chdir); err != nil || !info.IsDir() {
-			return fmt.Errorf("invalid value %q for --chdir: %s is not a directory", o.chdir, cfg.Chdir)
+			return invalidValue("chdir", o.chdir, cfg.Chdir+" is not a directory")
 		}
 	}
 	for _, dir := range strings.Split(o.pythonPath, ",") {
@@ -335,16 +400,20 @@ func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
 			cfg.PythonPath = append(cfg.PythonPath, absolute(cwd, dir))
 		}
 	}
-	source, venv := "--virtualenv", o.virtualenv
+	venv := o.virtualenv
 	if venv == "" {
-		source, venv = "VIRTUAL_ENV", virtualEnvVar
+		venv = virtualEnvVar
 	}
 	if venv == "" {
 		return nil
 	}
 	cfg.Virtualenv = absolute(cwd, venv)
 	if info, err := os.Stat(filepath.Join(cfg.Virtualenv, "pyvenv.cfg")); err != nil || info.IsDir() {
-		return fmt.Errorf("invalid value %q for %s: %s is not a virtualenv (no pyvenv.cfg)", venv, source, cfg.Virtualenv)
+		reason := cfg.Virtualenv + " is not a virtualenv (no pyvenv.cfg)"
+		if o.virtualenv == "" {
+			return fmt.Errorf("invalid value %q for VIRTUAL_ENV: %s", venv, reason)
+		}
+		return invalidValue("virtualenv", venv, reason)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func (u *umaskFlag) Type() string { return "mask" }
 func LookupUser(text string) (uid int, name string, err error) {
 	if n, convErr := strconv.Atoi(text); convErr == nil {
 		if n < 0 {
-			return 0, "", fmt.Errorf("invalid value %q for -u/--user: must not be negative", text)
+			return 0, "", invalidValue("user", text, "must not be negative")
 		}
 		if u, err := user.LookupId(text); err == nil {
 			return n, u.Username, nil
@@ -42,7 +42,7 @@ func LookupUser(text string) (uid int, name string, err error) {
 	}
 	u, err := user.Lookup(text)
 	if err != nil {
-		return 0, "", fmt.Errorf("invalid value %q for -u/--user: no such user", text)
+		return 0, "", invalidValue("user", text, "no such user")
 	}
 	uid, _ = strconv.Atoi(u.Uid)
 	return uid, u.Username, nil
@@ -52,13 +52,13 @@ func LookupUser(text string) (uid int, name string, err error) {
 func LookupGroup(text string) (int, error) {
 	if n, err := strconv.Atoi(text); err == nil {
 		if n < 0 {
-			return 0, fmt.Errorf("invalid value %q for -g/--group: must not be negative", text)
+			return 0, invalidValue("group", text, "must not be negative")
 		}
 		return n, nil
 	}
 	g, err := user.LookupGroup(text)
 	if err != nil {
-		return 0, fmt.Errorf("invalid value %q for -g/--group: no such group", text)
+		return 0, invalidValue("group", text, "no such group")
 	}
 	gid, _ := strconv.Atoi(g.Gid)
 	return gid, nil

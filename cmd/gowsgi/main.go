@@ -52,12 +52,15 @@ func run() int {
 		return 2
 	}
 	if !isWorker {
+		// Workers parse this command line again; they must read the config file read here.
+		os.Setenv(config.FileEnv, cfg.PinnedFile())
 		return master.Run(cfg, version)
 	}
 	listeners, err := inheritedListeners(os.Getenv(master.ListenFDsEnv))
 	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
 	os.Unsetenv(master.WorkerIDEnv)
 	os.Unsetenv(master.ListenFDsEnv)
+	os.Unsetenv(config.FileEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
 		return worker.ExitBootError

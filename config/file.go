@@ -1,0 +1,258 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultFile is read when it exists in the current directory and no -c/--config is given.
+const DefaultFile = "gowsgi.yaml"
+
+// FileEnv carries the config file the master resolved to its workers (the absolute path, or
+// noFile), so that a worker reads the file its master read even if ./gowsgi.yaml appears or
+// disappears later. It is gowsgi's own business, not a setting for users.
+const FileEnv = "GOWSGI_RESOLVED_CONFIG"
+
+const noFile = "-"
+
+// notInFile are flags that make no sense inside a config file.
+var notInFile = map[string]bool{"config": true, "help": true, "version": true}
+
+// gunicornNames maps gunicorn's setting names that differ from gowsgi's flags, so a setting
+// copied from a gunicorn config works.
+var gunicornNames = map[string]string{
+	"keepalive": "keep-alive",
+	"pidfile":   "pid",
+	"proc-name": "name",
+	"errorlog":  "error-logfile",
+}
+
+// notYetSupported are gunicorn settings gowsgi does not have yet: a config file that uses one is
+// refused with that reason rather than called a typo.
+var notYetSupported = map[string]bool{}
+
+func init() {
+	for _, name := range strings.Fields(`reload reload-engine reload-extra-files reload-extra-file
+		check-config print-config preload-app preload raw-env env forwarded-allow-ips
+		secure-scheme-headers forwarder-headers header-map proxy-protocol proxy-allow-ips
+		proxy-allow-from accesslog access-logfile access-log-format access-logformat access-log-json
+		loglevel log-level capture-output logconfig logconfig-dict logconfig-json log-config-json
+		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
+		statsd-prefix dogstatsd-tags keyfile certfile ca-certs cert-reqs ciphers ssl-version
+		do-handshake-on-connect suppress-ragged-eofs http-protocols control-socket worker-connections
+		worker-tmp-dir tmp-upload-dir paste spew strip-header-spaces permit-unconventional-http-method
+		permit-unconventional-http-version casefold-http-method hooks on-starting on-reload when-ready
+		pre-fork post-fork post-worker-init worker-int worker-abort pre-exec pre-request post-request
+		child-exit worker-exit nworkers-changed on-exit`) {
+		notYetSupported[name] = true
+	}
+}
+
+// fileSetting is one key of the config file, turned into the command-line arguments that mean
+// the same, so that the flag set checks it exactly as it checks the command line.
+type fileSetting struct {
+	line int
+	key  string
+	args []string
+}
+
+// configFile is a parsed config file: its settings in order, and wsgi_app.
+type configFile struct {
+	// path is the absolute path read, "" for none; name is as the user wrote it.
+	path     string
+	name     string
+	settings []fileSetting
+	// app is wsgi_app, when hasApp.
+	app    AppSpec
+	hasApp bool
+}
+
+func (c *configFile) errorAt(line int, format string, a ...any) error {
+	return fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, a...))
+}
+
+// findFile says which config file to read: the one the master pinned for its workers, -c, or
+// ./gowsgi.yaml when present. It returns "" for none, and the name as the user wrote it.
+func findFile(given, pinned string) (path, name string, err error) {
+	switch {
+	case pinned == noFile:
+		return "", "", nil
+	case pinned != "":
+		return pinned, pinned, nil
+	case given == "":
+		if info, err := os.Stat(DefaultFile); err != nil || info.IsDir() {
+			return "", "", nil
+		}
+		given = DefaultFile
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return "", "", fmt.Errorf("cannot read the current directory: %v", err)
+	}
+	return absolute(cwd, given), given, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// loadFile reads the config file and turns each key into arguments, checking names and types
+// here; values are checked when the arguments are parsed.
+func loadFile(path, name string, fs *pflag.FlagSet) (*configFile, error) {
+	file := &configFile{path: path, name: name}
+	if path == "" {
+		return file, nil
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file %s: %v", name, errors.Unwrap(err))
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: %s", name, m[1], m[2])
+		}
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 {
+		return file, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, file.errorAt(root.Line, "expected settings as \"name: value\" lines")
+	}
+	flags := flagsByKey(fs)
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		keyNode, value := root.Content[i], root.Content[i+1]
+		key := keyNode.Value
+		if key == "wsgi_app" || key == "wsgi-app" {
+			if value.Kind != yaml.ScalarNode || value.Tag != "!!str" {
+				return nil, file.errorAt(keyNode.Line, "setting %q must be a string like \"module:app\"", key)
+			}
+			if file.app, err = ParseAppSpec(value.Value); err != nil {
+				return nil, file.errorAt(keyNode.Line, "%s: %v", key, err)
+			}
+			file.hasApp = true
+			continue
+		}
+		flag, err := lookupKey(key, flags)
+		if err != nil {
+			return nil, file.errorAt(keyNode.Line, "%v", err)
+		}
+		args, err := flagArgs(flag, value)
+		if err != nil {
+			return nil, file.errorAt(keyNode.Line, "setting %q %v", key, err)
+		}
+		file.settings = append(file.settings, fileSetting{line: keyNode.Line, key: key, args: args})
+	}
+	return file, nil
+}
+
+func normalizeKey(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+func flagsByKey(fs *pflag.FlagSet) map[string]*pflag.Flag {
+	flags := map[string]*pflag.Flag{}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !notInFile[f.Name] {
+			flags[normalizeKey(f.Name)] = f
+		}
+	})
+	return flags
+}
+
+func lookupKey(key string, flags map[string]*pflag.Flag) (*pflag.Flag, error) {
+	normal := normalizeKey(key)
+	if alias, found := gunicornNames[normal]; found {
+		normal = alias
+	}
+	if flag, found := flags[normal]; found {
+		return flag, nil
+	}
+	switch {
+	case notInFile[normal]:
+		return nil, fmt.Errorf("setting %q cannot be used in a config file", key)
+	case notYetSupported[normal]:
+		return nil, fmt.Errorf("setting %q is not supported by this version of gowsgi", key)
+	}
+	if suggestion := nearestKey(normal, flags); suggestion != "" {
+		if strings.Contains(key, "_") || !strings.Contains(key, "-") {
+			suggestion = strings.ReplaceAll(suggestion, "-", "_")
+		}
+		return nil, fmt.Errorf("unknown setting %q (did you mean %q?)", key, suggestion)
+	}
+	return nil, fmt.Errorf("unknown setting %q", key)
+}
+
+// flagArgs turns one value into arguments for flag: true/false for a switch, a list for a
+// repeatable flag (or one value), a single value otherwise.
+func flagArgs(flag *pflag.Flag, value *yaml.Node) ([]string, error) {
+	option := "--" + flag.Name + "="
+	switch {
+	case flag.Value.Type() == "bool":
+		if value.Kind != yaml.ScalarNode || value.Tag != "!!bool" {
+			return nil, errors.New("must be true or false")
+		}
+		return []string{option + value.Value}, nil
+	case value.Kind == yaml.SequenceNode && flag.Value.Type() == "stringArray":
+		if len(value.Content) == 0 {
+			return nil, errors.New("must not be an empty list")
+		}
+		var args []string
+		for _, item := range value.Content {
+			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+				return nil, errors.New("must be a list of single values")
+			}
+			args = append(args, option+item.Value)
+		}
+		return args, nil
+	case value.Kind != yaml.ScalarNode:
+		return nil, errors.New("must be a single value, not a list or mapping")
+	case value.Tag == "!!null":
+		return nil, errors.New("has no value")
+	}
+	return []string{option + value.Value}, nil
+}
+
+// nearestKey is the valid key closest to a mistyped one, or "" when none is close enough to be
+// a typo rather than a different word.
+func nearestKey(key string, flags map[string]*pflag.Flag) string {
+	best, bestDistance := "", len(key)/3+1
+	for candidate := range flags {
+		if d := editDistance(key, candidate); d < bestDistance || d == bestDistance && best != "" && candidate < best {
+			best, bestDistance = candidate, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	previous := make([]int, len(b)+1)
+	for j := range previous {
+		previous[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		current := make([]int, len(b)+1)
+		current[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			current[j] = min(previous[j]+1, current[j-1]+1, previous[j-1]+cost)
+		}
+		previous = current
+	}
+	return previous[len(b)]
+}
+
+// PinnedFile is the value of FileEnv that makes workers read the config file this process read.
+func (c *Config) PinnedFile() string {
+	if c.ConfigFile == "" {
+		return noFile
+	}
+	return c.ConfigFile
+}

@@ -1,0 +1,49 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+)
+
+// parseSource parses the arguments of one source on top of the earlier ones and returns its
+// positional arguments. Later values of a flag win; binds are a list, and a source that gives
+// any replaces the earlier source's rather than adding to them.
+func parseSource(fs *pflag.FlagSet, o *options, args []string, setBy func(flag string)) ([]string, error) {
+	earlierBinds := o.binds
+	o.binds = nil
+	err := fs.ParseAll(args, func(flag *pflag.Flag, value string) error {
+		setBy(flag.Name)
+		return fs.Set(flag.Name, value)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(o.binds) == 0 {
+		o.binds = earlierBinds
+	}
+	return fs.Args(), nil
+}
+
+// describeFileError words a bad value in a config file with the key the user wrote.
+func describeFileError(err error, key string) error {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		return fmt.Errorf("invalid value %q for %s: %v", invalid.GetValue(), key, invalid.Unwrap())
+	}
+	return fmt.Errorf("%s: %v", key, err)
+}
+
+// chooseApp takes the app from the command line, else from GOWSGI_CMD_ARGS, else wsgi_app.
+func chooseApp(cliApp, envApp []string, file *configFile) (AppSpec, error) {
+	switch {
+	case len(cliApp) > 0:
+		return appFromArgs(cliApp)
+	case len(envApp) > 0:
+		return appFromArgs(envApp)
+	case file.hasApp:
+		return file.app, nil
+	}
+	return appFromArgs(nil)
+}
