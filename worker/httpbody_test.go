@@ -244,8 +244,8 @@ func TestHTTPByteAtATime(t *testing.T) {
 	want := []string{"/a hello", "/c abcde", "/d "}
 
 	server, client := net.Pipe()
-	srv := newHTTPServer(testLimits, "http")
-	go srv.serveConn(server, echo)
+	srv := newHTTPServer(testLimits, "http", echo)
+	go srv.serveConn(server)
 	defer client.Close()
 	go func() {
 		for i := range len(requests) {

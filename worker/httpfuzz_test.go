@@ -47,11 +47,10 @@ func FuzzHTTPConn(f *testing.F) {
 	f.Add([]byte("HEAD / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n"), uint8(200))
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 200, 10, 100
-	srv := newHTTPServer(lim, "http")
+	srv := newHTTPServer(lim, "http", echo)
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8) {
 		conn := &scriptedConn{input: input, piece: int(piece%64) + 1}
 		c := srv.open(conn)
-		c.dispatch = echo
 		c.serve()
 		srv.release(c)
 		if out := conn.output.Bytes(); len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {

@@ -23,14 +23,14 @@ func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.Res
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(lim, "http")
+	srv := newHTTPServer(lim, "http", dispatch)
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			go srv.serveConn(c, dispatch)
+			go srv.serveConn(c)
 		}
 	}()
 	t.Cleanup(func() {

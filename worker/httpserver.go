@@ -55,12 +55,12 @@ const (
 // dispatchFunc runs the application for one request and returns when the response is written.
 type dispatchFunc func(req *wsgi.Request, w wsgi.ResponseWriter)
 
-// httpServer serves HTTP/1.1 on accepted connections and hands each request to the
-// connection's dispatch.
+// httpServer serves HTTP/1.1 on accepted connections and hands each request to dispatch.
 type httpServer struct {
-	lim     Limits
-	headMax int
-	scheme  string
+	lim      Limits
+	headMax  int
+	scheme   string
+	dispatch dispatchFunc
 
 	closing atomic.Bool
 
@@ -69,7 +69,7 @@ type httpServer struct {
 	drained chan struct{} // closed when conns empties, once someone waits for it
 }
 
-func newHTTPServer(lim Limits, scheme string) *httpServer {
+func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
 	if lim.RequestLine <= 0 {
 		lim.RequestLine = 8190
 	}
@@ -85,18 +85,17 @@ func newHTTPServer(lim Limits, scheme string) *httpServer {
 		headMax = maxHeadBytes
 	}
 	return &httpServer{
-		lim:     lim,
-		headMax: headMax,
-		scheme:  scheme,
-		conns:   make(map[*httpConn]struct{}),
+		lim:      lim,
+		headMax:  headMax,
+		scheme:   scheme,
+		dispatch: dispatch,
+		conns:    make(map[*httpConn]struct{}),
 	}
 }
 
-// serveConn serves one accepted connection until it closes, handing each request to dispatch;
-// it runs on its own goroutine.
-func (s *httpServer) serveConn(nc net.Conn, dispatch dispatchFunc) {
+// serveConn serves one accepted connection until it closes; it runs on its own goroutine.
+func (s *httpServer) serveConn(nc net.Conn) {
 	c := s.open(nc)
-	c.dispatch = dispatch
 	defer s.release(c)
 	defer func() {
 		if p := recover(); p != nil {
@@ -179,7 +178,6 @@ type httpConn struct {
 
 	readDeadline, writeDeadline time.Time
 	requests                    int
-	dispatch                    dispatchFunc
 	dispatching                 bool
 }
 
@@ -298,7 +296,7 @@ func (c *httpConn) serve() {
 			c.flushOutput() // earlier responses must precede "100 Continue"
 		}
 		c.dispatching = true
-		c.dispatch(&c.req, &c.resp)
+		c.srv.dispatch(&c.req, &c.resp)
 		c.dispatching = false
 		if !c.finishRequest() {
 			return

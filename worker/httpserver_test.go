@@ -128,10 +128,10 @@ func TestHTTPAddresses(t *testing.T) {
 			t.Logf("%s not available: %v", network, err)
 			continue
 		}
-		srv := newHTTPServer(testLimits, "https")
+		srv := newHTTPServer(testLimits, "https", echo)
 		go func() {
 			if nc, err := l.Accept(); err == nil {
-				srv.serveConn(nc, echo)
+				srv.serveConn(nc)
 			}
 		}()
 		nc, err := net.Dial(network, l.Addr().String())

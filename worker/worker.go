@@ -51,13 +51,16 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		FieldSize:   cfg.LimitRequestFieldSize,
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
-	}, "http")
+	}, "http", func(req *wsgi.Request, w wsgi.ResponseWriter) {
+		class.dispatch(req, w)
+		retire.served()
+	})
 	retire.watchMemory(cfg.MaxWorkerMemory)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	for _, l := range listeners {
-		go acceptLoop(l, srv, class, retire)
+		go acceptLoop(l, srv, class.admission())
 	}
 	hb.ready()
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
@@ -146,14 +149,10 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 // than this when a connection arrives.
 const acceptSlice = 20 * time.Millisecond
 
-func acceptLoop(l net.Listener, srv *httpServer, class workerClass, retire *retirement) {
-	dispatch := func(req *wsgi.Request, w wsgi.ResponseWriter) {
-		class.dispatch(req, w)
-		retire.served()
-	}
+func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
 	for {
-		class.admission().waitFree()
+		gate.waitFree()
 		if deadline != nil {
 			deadline.SetDeadline(time.Now().Add(acceptSlice))
 		}
@@ -169,6 +168,6 @@ func acceptLoop(l net.Listener, srv *httpServer, class workerClass, retire *reti
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go srv.serveConn(c, dispatch)
+		go srv.serveConn(c)
 	}
 }

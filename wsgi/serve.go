@@ -88,10 +88,11 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
 	}
-	if msg := call.Finish(h.inFlight.timedOut(ex)); msg != "" {
+	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
+	// instead of landing in whatever runs next on this thread.
+	if msg := call.Finish(h.inFlight.remove(ex)); msg != "" {
 		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
 	}
-	h.inFlight.remove(ex)
 	ex.req, ex.w = nil, nil
 	exchangePool.Put(ex)
 }

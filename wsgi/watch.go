@@ -24,16 +24,18 @@ func (f *inFlight) add(ex *exchange) {
 	f.mu.Unlock()
 }
 
-// remove takes the request out. Called without the GIL: Watch holds the lock while it waits
-// for the GIL.
-func (f *inFlight) remove(ex *exchange) {
+// remove takes the request out, so that Watch can no longer interrupt it, and reports whether
+// Watch did. Called without the GIL: Watch holds the lock while it waits for the GIL.
+func (f *inFlight) remove(ex *exchange) (interrupted bool) {
 	f.mu.Lock()
 	last := f.requests[len(f.requests)-1]
 	f.requests[ex.slot] = last
 	last.slot = ex.slot
 	f.requests = f.requests[:len(f.requests)-1]
+	interrupted = !ex.interrupted.IsZero()
 	ex.interrupted = time.Time{}
 	f.mu.Unlock()
+	return interrupted
 }
 
 // Busy describes the oldest request in flight.
