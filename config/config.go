@@ -62,6 +62,8 @@ type Config struct {
 	Umask int
 	// ProcName is -n/--name, the base of process titles; see ProcessName.
 	ProcName string
+	// Proxy is what the proxies in front of gowsgi are believed about.
+	Proxy ProxyConfig
 }
 
 // AppSpec names the WSGI callable.

@@ -31,6 +31,8 @@ var gunicornNames = map[string]string{
 	"pidfile":   "pid",
 	"proc-name": "name",
 	"errorlog":  "error-logfile",
+	// gunicorn's proxy_allow_ips is --proxy-allow-from on its command line.
+	"proxy-allow-ips": "proxy-allow-from",
 }
 
 // notYetSupported are gunicorn settings gowsgi does not have yet: a config file that uses one is
@@ -39,9 +41,8 @@ var notYetSupported = map[string]bool{}
 
 func init() {
 	for _, name := range strings.Fields(`reload reload-engine reload-extra-files reload-extra-file
-		check-config print-config preload-app preload raw-env env forwarded-allow-ips
-		secure-scheme-headers forwarder-headers header-map proxy-protocol proxy-allow-ips
-		proxy-allow-from accesslog access-logfile access-log-format access-logformat access-log-json
+		check-config print-config preload-app preload raw-env env
+		accesslog access-logfile access-log-format access-logformat access-log-json
 		loglevel log-level capture-output logconfig logconfig-dict logconfig-json log-config-json
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
 		statsd-prefix dogstatsd-tags keyfile certfile ca-certs cert-reqs ciphers ssl-version
@@ -71,6 +72,8 @@ type configFile struct {
 	// app is wsgi_app, when hasApp.
 	app    AppSpec
 	hasApp bool
+	// schemeHeaders is secure_scheme_headers, nil when the file does not set it.
+	schemeHeaders map[string]string
 }
 
 func (c *configFile) errorAt(line int, format string, a ...any) error {
@@ -137,6 +140,12 @@ func loadFile(path, name string, fs *pflag.FlagSet) (*configFile, error) {
 				return nil, file.errorAt(keyNode.Line, "%s: %v", key, err)
 			}
 			file.hasApp = true
+			continue
+		}
+		if isSchemeHeadersKey(key) {
+			if err := file.readSchemeHeaders(key, keyNode, value); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		flag, err := lookupKey(key, flags)

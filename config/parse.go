@@ -56,6 +56,7 @@ type options struct {
 	umask           umaskFlag
 	procName        string
 	errorLog        string
+	proxy           proxyOptions
 	config          string
 	version         bool
 	help            bool
@@ -112,6 +113,7 @@ func newOptions() *options {
 		gracefulTimeout: numberFlag{fallback: 30},
 		timeout:         numberFlag{fallback: 30},
 		backlog:         numberFlag{min: 1, fallback: 2048},
+		proxy:           newProxyOptions(),
 	}
 }
 
@@ -142,6 +144,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.Var(&o.maxMemory, "max-worker-memory", "replace a worker whose resident memory exceeds `MIB` MiB; 0 disables (default 0)")
 	fs.Var(&o.backlog, "backlog", "let up to `INT` connections wait to be accepted on each socket (default 2048)")
 	fs.BoolVar(&o.reusePort, "reuse-port", false, "set SO_REUSEPORT, so that several servers can listen on one port")
+	o.proxy.addFlags(fs)
 	fs.StringVarP(&o.pidfile, "pid", "p", "", "write the master's pid to `FILE`")
 	fs.BoolVarP(&o.daemon, "daemon", "D", false, "detach from the terminal and run in the background")
 	fs.StringVarP(&o.user, "user", "u", "", "run workers as `USER`, a name or uid (when started as root)")
@@ -254,6 +257,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if cfg.WorkerClass, err = workerClass(o.workerClass, cfg.Threads); err != nil {
+		return nil, err
+	}
+	if cfg.Proxy, err = o.proxy.resolve(file, getenv); err != nil {
 		return nil, err
 	}
 	if err := resolvePaths(cfg, o, getenv("VIRTUAL_ENV")); err != nil {

@@ -13,7 +13,7 @@ import (
 func parseSource(fs *pflag.FlagSet, o *options, args []string, setBy func(flag string)) ([]string, error) {
 	earlierBinds := o.binds
 	o.binds = nil
-	err := fs.ParseAll(args, func(flag *pflag.Flag, value string) error {
+	err := fs.ParseAll(joinOptionalValues(args), func(flag *pflag.Flag, value string) error {
 		setBy(flag.Name)
 		return fs.Set(flag.Name, value)
 	})

@@ -136,14 +136,15 @@ func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *reque
 }
 
 // parseHeaderLine checks one "name: value" line in a single pass over the name and adds it to
-// req.Header, unless the name holds "_": such a name would alias its "-" spelling in the environ.
+// req.Header. Names with "_" are kept: whether they reach the app, where they would alias their
+// "-" spelling, is the wsgi package's decision (--header-map, --forwarder-headers).
 func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
 	if line[0] == ' ' || line[0] == '\t' {
 		return errFolding
 	}
-	colon, underscore := 0, false
-	for ; colon < len(line) && tokenByte[line[colon]]; colon++ {
-		underscore = underscore || line[colon] == '_'
+	colon := 0
+	for colon < len(line) && tokenByte[line[colon]] {
+		colon++
 	}
 	switch {
 	case colon == len(line):
@@ -160,9 +161,7 @@ func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError 
 	if rerr := h.noteHeader(name, value); rerr != nil {
 		return rerr
 	}
-	if !underscore {
-		req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
-	}
+	req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
 	return nil
 }
 

@@ -61,6 +61,7 @@ type httpServer struct {
 	headMax  int
 	scheme   string
 	dispatch dispatchFunc
+	peers    peerPolicy
 
 	closing atomic.Bool
 
@@ -95,7 +96,12 @@ func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer
 
 // serveConn serves one accepted connection until it closes; it runs on its own goroutine.
 func (s *httpServer) serveConn(nc net.Conn) {
+	nc, client, refusal := s.peers.prepareConn(nc)
+	if nc == nil {
+		return
+	}
 	c := s.open(nc)
+	c.setPeer(client)
 	defer s.release(c)
 	defer func() {
 		if p := recover(); p != nil {
@@ -106,6 +112,11 @@ func (s *httpServer) serveConn(nc net.Conn) {
 			c.nc.Close()
 		}
 	}()
+	if refusal != nil {
+		c.appendError(refusal)
+		c.close(true)
+		return
+	}
 	c.serve()
 }
 

@@ -55,6 +55,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		class.dispatch(req, w)
 		retire.served()
 	})
+	srv.peers = newPeerPolicy(cfg.Proxy)
 	retire.watchMemory(cfg.MaxWorkerMemory)
 
 	stop := make(chan os.Signal, 1)
@@ -128,6 +129,7 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		Multithread:  cfg.WorkerClass == "gthread",
 		Multiprocess: cfg.Workers > 1,
 		ScriptName:   os.Getenv("SCRIPT_NAME"),
+		ProxyHeaders: proxyHeaders(cfg.Proxy),
 		Module:       cfg.App.Module,
 		Attr:         cfg.App.Attr,
 		Call:         cfg.App.Call,

@@ -58,6 +58,15 @@ func (e *environBuffer) addString(key byte, value string) {
 	e.b = append(e.b, value...)
 }
 
+// addLiteral adds an entry whose key has no index: a name the C side does not intern.
+func (e *environBuffer) addLiteral(name, value string) {
+	e.b = append(e.b, literalKey)
+	e.b = binary.LittleEndian.AppendUint16(e.b, uint16(len(name)))
+	e.b = append(e.b, name...)
+	e.b = binary.LittleEndian.AppendUint32(e.b, uint32(len(value)))
+	e.b = append(e.b, value...)
+}
+
 // addHeader adds a request header under its CGI name: CONTENT_TYPE and CONTENT_LENGTH as they
 // are, every other as HTTP_NAME with "-" turned into "_".
 func (e *environBuffer) addHeader(name, value []byte) {

@@ -16,6 +16,8 @@ type Options struct {
 	Multithread, Multiprocess bool
 	// ScriptName is the URL prefix the app is mounted at.
 	ScriptName string
+	// ProxyHeaders says which headers a trusted proxy may use to change the environ.
+	ProxyHeaders ProxyHeaders
 	// Module, Attr, Call and Args name the callable (see config.AppSpec).
 	Module, Attr string
 	Call         bool
@@ -43,7 +45,9 @@ func Load(o Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(app, o.ScriptName), nil
+	h := NewHandler(app, o.ScriptName)
+	h.proxy = newProxyPolicy(o.ProxyHeaders)
+	return h, nil
 }
 
 // venvPython is the virtualenv's interpreter; taking it as ours makes Python read the

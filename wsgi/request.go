@@ -46,6 +46,13 @@ type Request struct {
 	ServerPort string
 	// Scheme is "http" or "https".
 	Scheme string
+	// TrustedPeer says the connection comes from a proxy in forwarded_allow_ips (or over a unix
+	// socket), whose secure scheme and forwarder headers are believed.
+	TrustedPeer bool
+	// ProxyProtocol is "TCP4" or "TCP6" when a PROXY protocol header gave RemoteAddr and
+	// RemotePort; ProxyAddr and ProxyPort are then the address the client connected to.
+	ProxyProtocol        string
+	ProxyAddr, ProxyPort string
 }
 
 // ResponseWriter is how a response goes back to the engine, which owns framing: Date and Server,

@@ -20,6 +20,7 @@ type Handler struct {
 	// scriptName is the mount point from the SCRIPT_NAME environment variable; it is removed
 	// from the front of PATH_INFO.
 	scriptName []byte
+	proxy      proxyPolicy
 	inFlight   inFlight
 }
 
@@ -56,7 +57,13 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
-	h.buildEnviron(ex)
+	if refused := h.buildEnviron(ex); refused != nil {
+		w.WriteHeader(refused.status, refused.code, refused.header)
+		w.Write(refused.body)
+		ex.req, ex.w = nil, nil
+		exchangePool.Put(ex)
+		return
+	}
 	h.inFlight.add(ex)
 	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
 	for !ex.failed {
@@ -97,15 +104,19 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	exchangePool.Put(ex)
 }
 
-func (h *Handler) buildEnviron(ex *exchange) {
+// buildEnviron packs the environ of the request, or returns the answer that refuses it.
+func (h *Handler) buildEnviron(ex *exchange) *errorAnswer {
 	req, e := ex.req, &ex.env
+	var fwd forwardedView
+	if refused := h.proxy.inspect(req, &fwd); refused != nil {
+		return refused
+	}
 	e.reset()
 	e.add(keyRequestMethod, req.Method)
 	ex.path = appendUnescaped(ex.path[:0], req.Path)
-	pathInfo := ex.path
-	if mounted, rest := h.underMount(pathInfo); mounted {
-		e.add(keyScriptName, h.scriptName)
-		pathInfo = rest
+	scriptName, pathInfo := h.mountPoint(ex.path, &fwd)
+	if len(scriptName) > 0 {
+		e.add(keyScriptName, scriptName)
 	}
 	e.add(keyPathInfo, pathInfo)
 	e.add(keyQueryString, req.Query)
@@ -115,21 +126,29 @@ func (h *Handler) buildEnviron(ex *exchange) {
 	e.addString(keyServerPort, req.ServerPort)
 	e.addString(keyRemoteAddr, req.RemoteAddr)
 	e.addString(keyRemotePort, req.RemotePort)
-	e.addString(keyURLScheme, req.Scheme)
+	e.addString(keyURLScheme, fwd.scheme)
 	for i := range req.Header {
-		e.addHeader(req.Header[i].Name, req.Header[i].Value)
+		if h.proxy.passes(req.Header[i].Name, req.TrustedPeer) {
+			e.addHeader(req.Header[i].Name, req.Header[i].Value)
+		}
 	}
+	if req.ProxyProtocol != "" {
+		e.addLiteral("PROXY_PROTOCOL", req.ProxyProtocol)
+		e.addLiteral("PROXY_ADDR", req.ProxyAddr)
+		e.addLiteral("PROXY_PORT", req.ProxyPort)
+	}
+	return nil
 }
 
 // underMount reports whether path lies under the mount point, at a segment boundary ("/app" and
 // "/app/x" do, "/application" does not), and what remains of it. A path outside the mount is
 // given to the app whole, with an empty SCRIPT_NAME, so that SCRIPT_NAME + PATH_INFO is always
 // the path requested (PEP 3333).
-func (h *Handler) underMount(path []byte) (bool, []byte) {
-	if len(h.scriptName) == 0 || !bytes.HasPrefix(path, h.scriptName) {
+func underMount(path, mount []byte) (bool, []byte) {
+	if len(mount) == 0 || !bytes.HasPrefix(path, mount) {
 		return false, path
 	}
-	rest := path[len(h.scriptName):]
+	rest := path[len(mount):]
 	if len(rest) > 0 && rest[0] != '/' {
 		return false, path
 	}
