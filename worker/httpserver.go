@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gowsgi/accesslog"
 	"gowsgi/errorlog"
 	"gowsgi/wsgi"
 )
@@ -61,6 +62,8 @@ type httpServer struct {
 	headMax  int
 	scheme   string
 	dispatch dispatchFunc
+	// access is the access log, nil when off; the engine logs the requests it refuses itself.
+	access *accesslog.Logger
 
 	closing atomic.Bool
 
@@ -283,6 +286,7 @@ func (c *httpConn) serve() {
 		}
 		if rerr != nil {
 			c.appendError(rerr)
+			c.logRefused(rerr)
 			c.close(true)
 			return
 		}

@@ -21,6 +21,7 @@ type Handler struct {
 	// from the front of PATH_INFO.
 	scriptName []byte
 	inFlight   inFlight
+	access     *accessHook // nil without an access log
 }
 
 // NewHandler serves app, mounted at scriptName ("" for the root).
@@ -41,6 +42,7 @@ type exchange struct {
 	written int64
 	failed  bool  // the client went away
 	bodyErr error // reading the request body failed
+	access  accessState
 
 	// Guarded by Handler.inFlight.mu while the request is in flight.
 	start       time.Time
@@ -57,6 +59,9 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
 	h.buildEnviron(ex)
+	if h.access != nil {
+		h.access.begin(ex)
+	}
 	h.inFlight.add(ex)
 	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
 	for !ex.failed {
@@ -87,6 +92,9 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	}
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
+	}
+	if h.access != nil {
+		h.access.end(h, ex, call)
 	}
 	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
 	// instead of landing in whatever runs next on this thread.
@@ -194,6 +202,8 @@ func (ex *exchange) sendFile(fd int) {
 	defer f.Close()
 	if err := ex.w.SendFile(f, off, -1); err != nil {
 		ex.failed = true
+	} else if info, err := f.Stat(); err == nil {
+		ex.written += max(info.Size()-off, 0)
 	}
 }
 
@@ -222,6 +232,7 @@ func (h *Handler) fail(ex *exchange, reason string) {
 		ex.w.Abort()
 		return
 	}
+	ex.access.answer = answer
 	ex.w.WriteHeader(answer.status, answer.code, answer.header)
 	ex.w.Write(answer.body)
 }
