@@ -15,8 +15,11 @@ const (
 	// flushDelay is the longest a line waits in the buffer: short enough that someone tailing
 	// the log sees requests as they happen, long enough to collect many lines per write.
 	flushDelay = 100 * time.Millisecond
-	// flushSize is the buffered size past which lines are written at once.
+	// flushSize is the buffered size past which lines are handed to the writer at once.
 	flushSize = 32 << 10
+	// maxQueued bounds the buffers waiting for the writer: when the disk cannot keep up,
+	// requests wait for it rather than the worker's memory growing.
+	maxQueued = 8
 	// pipeBuf is Linux's PIPE_BUF: a write of at most this many bytes to a pipe is never mixed
 	// with another process's writes, so lines sent to a shared pipe go out in pieces this big.
 	pipeBuf = 4096
@@ -24,7 +27,9 @@ const (
 
 // Logger is one process's access log. Every worker has its own, all appending to the same file:
 // lines are written only whole, in single writes to a file opened with O_APPEND, so the lines of
-// different workers never interleave.
+// different workers never interleave. Requests only format lines into a buffer; full buffers go
+// to a goroutine of the Logger's own that writes them, so that a slow disk never holds up a
+// request's thread (with the sync worker class, Python's).
 type Logger struct {
 	format *Format
 	json   bool
@@ -33,14 +38,24 @@ type Logger struct {
 	pid     []byte
 	pidAtom []byte // "<pid>"
 
-	mu  sync.Mutex
+	mu    sync.Mutex
+	buf   []byte // lines not handed to the writer yet
+	clock clock
+	timer *time.Timer
+
+	// queue carries full buffers to the writer, in order, and spare brings them back empty;
+	// queued counts the buffers not written yet.
+	queue  chan []byte
+	spare  chan []byte
+	queued sync.WaitGroup
+
+	// The writer's own, under wmu: it is held while a buffer is written and while the file is
+	// reopened.
+	wmu sync.Mutex
 	out *os.File
 	// anySize says a single write lands whole whatever its size (a regular file); otherwise
 	// writes are cut at line ends into pieces of at most pipeBuf bytes.
 	anySize bool
-	buf     []byte
-	clock   clock
-	timer   *time.Timer
 	// failing is set while writes fail, so that the error log hears of it once.
 	failing bool
 }
@@ -59,7 +74,10 @@ func Open(path, format string, json bool) (*Logger, error) {
 		return nil, err
 	}
 	l.anySize = isRegular(l.out)
-	l.timer = time.AfterFunc(time.Hour, l.Flush)
+	l.queue = make(chan []byte, maxQueued)
+	l.spare = make(chan []byte, maxQueued+1)
+	go l.writeQueued()
+	l.timer = time.AfterFunc(time.Hour, l.handOff)
 	l.timer.Stop()
 	registry.Lock()
 	registry.loggers = append(registry.loggers, l)
@@ -81,8 +99,10 @@ func newLogger(format string, json bool) (*Logger, error) {
 	}
 	pid := strconv.Itoa(os.Getpid())
 	return &Logger{format: f, json: json, pid: []byte(pid), pidAtom: []byte("<" + pid + ">"),
-		buf: make([]byte, 0, flushSize+4096)}, nil
+		buf: newBuffer()}, nil
 }
+
+func newBuffer() []byte { return make([]byte, 0, flushSize+4096) }
 
 func (l *Logger) open() (*os.File, error) {
 	if l.path == "" {
@@ -112,8 +132,8 @@ func CheckWritable(path string) error {
 // Format is the compiled format, for what callers must collect for each Record.
 func (l *Logger) Format() *Format { return l.format }
 
-// Log adds the line for r. It formats into the shared buffer under the lock: there is no system
-// call on this path unless the buffer is full.
+// Log adds the line for r. It formats into the buffer under the lock; no system call happens on
+// this path.
 func (l *Logger) Log(r *Record) {
 	l.mu.Lock()
 	wasEmpty := len(l.buf) == 0
@@ -123,22 +143,51 @@ func (l *Logger) Log(r *Record) {
 		l.buf = l.appendText(l.buf, r)
 	}
 	if len(l.buf) >= flushSize {
-		l.flushLocked()
+		l.handOffLocked()
 	} else if wasEmpty {
 		l.timer.Reset(flushDelay)
 	}
 	l.mu.Unlock()
 }
 
-// Flush writes the buffered lines.
-func (l *Logger) Flush() {
+// handOff gives the buffered lines to the writer; flushDelay after the first line, it is the
+// timer's doing.
+func (l *Logger) handOff() {
 	l.mu.Lock()
-	l.flushLocked()
+	l.handOffLocked()
 	l.mu.Unlock()
 }
 
-func (l *Logger) flushLocked() {
-	data := l.buf
+func (l *Logger) handOffLocked() {
+	if len(l.buf) == 0 {
+		return
+	}
+	l.queued.Add(1)
+	l.queue <- l.buf
+	select {
+	case l.buf = <-l.spare:
+	default:
+		l.buf = newBuffer()
+	}
+}
+
+// writeQueued is the writer: it writes the buffers in the order they were handed over.
+func (l *Logger) writeQueued() {
+	for data := range l.queue {
+		l.wmu.Lock()
+		l.write(data)
+		l.wmu.Unlock()
+		if cap(data) <= 4*flushSize { // one huge line must not keep its buffer
+			select {
+			case l.spare <- data[:0]:
+			default:
+			}
+		}
+		l.queued.Done()
+	}
+}
+
+func (l *Logger) write(data []byte) {
 	for len(data) > 0 {
 		n := len(data)
 		if !l.anySize {
@@ -149,14 +198,10 @@ func (l *Logger) flushLocked() {
 				errorlog.Error("Can't write the access log %s: %v", l.name(), err)
 			}
 			l.failing = true
-			break
+			return
 		}
 		l.failing = false
 		data = data[n:]
-	}
-	l.buf = l.buf[:0]
-	if cap(l.buf) > 4*flushSize {
-		l.buf = make([]byte, 0, flushSize+4096) // one huge line must not keep its buffer
 	}
 }
 
@@ -182,12 +227,16 @@ func (l *Logger) name() string {
 	return l.path
 }
 
+// Flush writes every line logged so far and returns once they are written.
+func (l *Logger) Flush() {
+	l.handOff()
+	l.queued.Wait()
+}
+
 // Reopen writes what is buffered, then opens the file again: once logrotate has moved it away,
 // the next lines go to a new file at the same path.
 func (l *Logger) Reopen() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.flushLocked()
+	l.Flush()
 	if l.path == "" {
 		return nil
 	}
@@ -195,23 +244,27 @@ func (l *Logger) Reopen() error {
 	if err != nil {
 		return err
 	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	l.out.Close()
 	l.out = f
 	l.anySize = isRegular(f)
 	return nil
 }
 
-// Close writes what is buffered and closes the file.
+// Close writes what is buffered, stops the writer and closes the file. Nothing may be logged
+// after it.
 func (l *Logger) Close() {
 	registry.Lock()
 	registry.loggers = slices.DeleteFunc(registry.loggers, func(o *Logger) bool { return o == l })
 	registry.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.timer.Stop()
-	l.flushLocked()
+	l.Flush()
+	close(l.queue)
 	if l.path != "" {
+		l.wmu.Lock()
 		l.out.Close()
+		l.wmu.Unlock()
 	}
 }
 
@@ -234,8 +287,8 @@ func ReopenAll() error {
 	return first
 }
 
-// FlushAll writes what every access log of the process has buffered; the process calls it
-// before it exits.
+// FlushAll writes what every access log of the process has buffered and returns once it is
+// written; the process calls it before it exits.
 func FlushAll() {
 	registry.Lock()
 	defer registry.Unlock()

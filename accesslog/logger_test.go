@@ -95,3 +95,18 @@ func TestCheckWritable(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLog is the cost a request pays for its line: formatting, and handing full buffers
+// to the writer.
+func BenchmarkLog(b *testing.B) {
+	l, err := Open(filepath.Join(b.TempDir(), "access.log"), DefaultFormat, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	r := sampleRecord()
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Log(r)
+	}
+}
