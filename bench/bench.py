@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GOWSGI = REPO / "bin" / "gowsgi"
 UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
-SERVERS = ("gowsgi", "gunicorn-sync", "gunicorn-gthread", "uwsgi")
+SERVERS = ("gowsgi", "gowsgi-accesslog", "gunicorn-sync", "gunicorn-gthread", "uwsgi")
 GTHREAD_THREADS = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -65,11 +65,15 @@ class ServerFailed(Exception):
     pass
 
 
-def server_command(server, app, port, workers):
+def server_command(server, app, port, workers, log_directory):
     bind = f"127.0.0.1:{port}"
     gunicorn = [sys.executable, "-m", "gunicorn", app.spec, "-b", bind, "-w", str(workers)]
     if server == "gowsgi":
         return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers)]
+    if server == "gowsgi-accesslog":
+        # gowsgi with its access log on, in the default format, to a file: what logging costs.
+        access_log = Path(log_directory) / f"access-{app.module}.log"
+        return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers), "--access-logfile", str(access_log)]
     if server == "gunicorn-sync":
         return gunicorn
     if server == "gunicorn-gthread":
@@ -85,7 +89,7 @@ def missing_servers():
     """Maps each server that cannot run here to the reason, saying what to install."""
     missing = {}
     if not os.access(GOWSGI, os.X_OK):
-        missing["gowsgi"] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
+        missing["gowsgi"] = missing["gowsgi-accesslog"] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
     if importlib.util.find_spec("gunicorn") is None:
         reason = f"gunicorn is not installed for {sys.executable}: apt-get install gunicorn"
         missing["gunicorn-sync"] = missing["gunicorn-gthread"] = reason
@@ -217,7 +221,7 @@ def benchmark(server, app_name, options, log_directory):
     log_path = Path(log_directory) / f"{server}-{app_name}.log"
     with open(log_path, "wb") as log:
         try:
-            with RunningServer(server_command(server, app, port, options.workers),
+            with RunningServer(server_command(server, app, port, options.workers, log_directory),
                                app.directory, log) as running:
                 running.wait_until_serving(port, app.expected_body)
                 run_wrk(url, options.warmup, options.connections)
@@ -254,7 +258,11 @@ def print_ratios(results):
     lines = []
     for app in APPS:
         gowsgi = measured.get(("gowsgi", app))
-        for other in SERVERS[1:]:
+        logged = measured.get(("gowsgi-accesslog", app))
+        if gowsgi is not None and logged is not None and gowsgi.rps and gowsgi.cpu_us_per_request:
+            lines.append(f"  {app:<6} gowsgi access log on / off rps {logged.rps / gowsgi.rps:5.2f}x"
+                         f"   CPU/req {logged.cpu_us_per_request / gowsgi.cpu_us_per_request:5.2f}x")
+        for other in (s for s in SERVERS if not s.startswith("gowsgi")):
             baseline = measured.get((other, app))
             if gowsgi is None or baseline is None or not baseline.rps:
                 continue

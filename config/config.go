@@ -2,6 +2,8 @@
 // same binary re-executed with the same command line, so both sides build their Config with Parse.
 package config
 
+import "gowsgi/errorlog"
+
 // Config is the resolved configuration, with gunicorn's meaning for each field.
 type Config struct {
 	// ConfigFile is the absolute path of the YAML config file read, "" when there was none.
@@ -32,6 +34,16 @@ type Config struct {
 	Keepalive int
 	// ErrorLog is the error log file, made absolute, or "-" for standard error.
 	ErrorLog string
+	// AccessLog is the access log file, made absolute, "-" for standard output, "" for none.
+	AccessLog string
+	// AccessLogFormat is gunicorn's access_log_format, already checked by accesslog.ParseFormat.
+	AccessLogFormat string
+	// AccessLogJSON writes the access log as JSON lines instead.
+	AccessLogJSON bool
+	// LogLevel is the least severe error log level written.
+	LogLevel errorlog.Level
+	// CaptureOutput sends the app's standard output and error to the error log file.
+	CaptureOutput bool
 	// GracefulTimeout is how long a graceful stop waits for in-flight requests, in seconds.
 	GracefulTimeout int
 	// Timeout is how many seconds a worker may go without reporting to the master before it is

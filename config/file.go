@@ -33,6 +33,10 @@ var gunicornNames = map[string]string{
 	"errorlog":  "error-logfile",
 	// gunicorn's proxy_allow_ips is --proxy-allow-from on its command line.
 	"proxy-allow-ips": "proxy-allow-from",
+	// gunicorn's names for the logging flags.
+	"accesslog":         "access-logfile",
+	"access-log-format": "access-logformat",
+	"loglevel":          "log-level",
 }
 
 // notYetSupported are gunicorn settings gowsgi does not have yet: a config file that uses one is
@@ -42,8 +46,7 @@ var notYetSupported = map[string]bool{}
 func init() {
 	for _, name := range strings.Fields(`reload reload-engine reload-extra-files reload-extra-file
 		check-config print-config preload-app preload raw-env env
-		accesslog access-logfile access-log-format access-logformat access-log-json
-		loglevel log-level capture-output logconfig logconfig-dict logconfig-json log-config-json
+		logconfig logconfig-dict logconfig-json log-config-json
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
 		statsd-prefix dogstatsd-tags keyfile certfile ca-certs cert-reqs ciphers ssl-version
 		do-handshake-on-connect suppress-ragged-eofs http-protocols control-socket worker-connections

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"gowsgi/accesslog"
 )
 
 // ErrHelp and ErrVersion are returned by Parse for -h and -v, so that the caller prints the
@@ -57,6 +59,11 @@ type options struct {
 	procName        string
 	errorLog        string
 	proxy           proxyOptions
+	accessLog       string
+	accessLogFormat string
+	accessLogJSON   bool
+	logLevel        string
+	captureOutput   bool
 	config          string
 	version         bool
 	help            bool
@@ -154,6 +161,12 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.StringVarP(&o.procName, "name", "n", "", "show `NAME` in process titles (default the APP_MODULE)")
 	fs.StringVar(&o.errorLog, "error-logfile", "-", "write the error log to `FILE`; - is standard error (default -)")
 	fs.StringVar(&o.errorLog, "log-file", "-", "the same as --error-logfile")
+	fs.StringVar(&o.accessLog, "access-logfile", "", "write the access log to `FILE`; - is standard output (default none)")
+	fs.StringVar(&o.accessLogFormat, "access-logformat", accesslog.DefaultFormat,
+		"access log lines in `FORMAT`, gunicorn's %(h)s atoms (default Apache's combined log format)")
+	fs.BoolVar(&o.accessLogJSON, "access-log-json", false, "write the access log as one JSON object a line")
+	fs.StringVar(&o.logLevel, "log-level", "info", "error log `LEVEL`: debug, info, warning, error or critical (default info)")
+	fs.BoolVar(&o.captureOutput, "capture-output", false, "send the app's standard output (print()) to the --error-logfile file too")
 	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
@@ -266,6 +279,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if err := resolveProcess(cfg); err != nil {
+		return nil, err
+	}
+	if err := resolveLogging(cfg, o); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gowsgi/accesslog"
+	"gowsgi/errorlog"
 )
 
 func envOf(vars map[string]string) func(string) string {
@@ -51,6 +54,8 @@ func TestDefaults(t *testing.T) {
 		Sendfile:              true,
 		Keepalive:             2,
 		ErrorLog:              "-",
+		AccessLogFormat:       accesslog.DefaultFormat,
+		LogLevel:              errorlog.LevelInfo,
 		GracefulTimeout:       30,
 		Timeout:               30,
 		Backlog:               2048,
@@ -99,6 +104,8 @@ func TestEveryFlag(t *testing.T) {
 		Sendfile:              false,
 		Keepalive:             5,
 		ErrorLog:              filepath.Join(dir, "logs", "error.log"),
+		AccessLogFormat:       accesslog.DefaultFormat,
+		LogLevel:              errorlog.LevelInfo,
 		GracefulTimeout:       7,
 		Timeout:               9,
 		MaxRequests:           100,

@@ -19,6 +19,8 @@ var (
 	pid           = os.Getpid()
 	// file is the error log file, or "" for standard error.
 	file string
+	// captureOutput makes the file take the place of standard output too (--capture-output).
+	captureOutput bool
 )
 
 // Open makes path ("-" for standard error) this process's error log. The file takes the place
@@ -47,7 +49,21 @@ func Reopen() error {
 		return err
 	}
 	defer f.Close()
+	if captureOutput {
+		if err := unix.Dup3(int(f.Fd()), 1, 0); err != nil {
+			return err
+		}
+	}
 	return unix.Dup3(int(f.Fd()), 2, 0)
+}
+
+// CaptureOutput makes Open and Reopen put the error log file in the place of standard output
+// as well (descriptor 1), so that the app's print() lands in it, as gunicorn's --capture-output
+// does. It has no effect while the error log is standard error. Call it before Open.
+func CaptureOutput(on bool) {
+	mu.Lock()
+	captureOutput = on
+	mu.Unlock()
 }
 
 // SetOutput sends the log to w (stderr by default).
@@ -67,11 +83,23 @@ func write(level, format string, args []any) {
 }
 
 // Info logs lifecycle events.
-func Info(format string, args ...any) { write("INFO", format, args) }
+func Info(format string, args ...any) {
+	if enabled(LevelInfo) {
+		write("INFO", format, args)
+	}
+}
 
 // Warning logs what went wrong without losing work.
-func Warning(format string, args ...any) { write("WARNING", format, args) }
+func Warning(format string, args ...any) {
+	if enabled(LevelWarning) {
+		write("WARNING", format, args)
+	}
+}
 
 // Error logs failures. A multi-line message (a traceback) keeps its lines as they are after the
 // first, as gunicorn prints them.
-func Error(format string, args ...any) { write("ERROR", format, args) }
+func Error(format string, args ...any) {
+	if enabled(LevelError) {
+		write("ERROR", format, args)
+	}
+}

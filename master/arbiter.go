@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"gowsgi/accesslog"
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/proctitle"
@@ -52,6 +53,10 @@ func Run(cfg *config.Config, version string) int {
 	}
 	if err := errorlog.Open(cfg.ErrorLog); err != nil {
 		errorlog.Error("Can't open the error log %s: %v", cfg.ErrorLog, err)
+		return 1
+	}
+	if err := accesslog.CheckWritable(cfg.AccessLog); err != nil {
+		errorlog.Error("Can't open the access log %s: %v", cfg.AccessLog, err)
 		return 1
 	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcessName()))

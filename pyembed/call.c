@@ -19,10 +19,19 @@ struct gw_call {
     PyObject *write;
     char *head;          /* packed header for Go */
     Py_ssize_t head_cap;
+    PyObject *environ;   /* kept for the access log when keep_environ is set */
 };
 
 static PyTypeObject call_type;
 static PyObject *input_key, *close_name;
+
+/* Set when the access log reads environ keys once the app has returned: each call then keeps
+ * its environ until the call is released. */
+static int keep_environ;
+
+void gw_keep_environ(int on) { keep_environ = on; }
+
+PyObject *gw_call_environ(gw_call *c) { return c->environ; }
 
 int gw_setup_wsgi(int multithread, int multiprocess) {
     gw_enter();
@@ -216,6 +225,7 @@ static void call_dealloc(PyObject *self) {
     Py_XDECREF(c->iter);
     Py_XDECREF(c->chunk);
     Py_XDECREF(c->write);
+    Py_XDECREF(c->environ);
     free(c->head);
     Py_TYPE(self)->tp_free(self);
 }
@@ -348,6 +358,7 @@ static gw_call *new_call(void) {
 }
 
 static void release_call(gw_call *c) {
+    Py_CLEAR(c->environ); /* first: it refers to the input, whose count is checked below */
     Py_CLEAR(c->status);
     Py_CLEAR(c->headers);
     Py_CLEAR(c->result);
@@ -394,7 +405,10 @@ gw_call *gw_call_start(PyObject *app, const char *env_buf, Py_ssize_t env_len, u
         return c;
     }
     c->result = PyObject_CallFunctionObjArgs(app, env, (PyObject *)c, NULL);
-    Py_DECREF(env);
+    if (keep_environ)
+        c->environ = env;
+    else
+        Py_DECREF(env);
     if (c->result == NULL)
         fail(out, gw_format_exception());
     else

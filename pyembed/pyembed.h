@@ -46,6 +46,13 @@ gw_call *gw_call_start(PyObject *app, const char *env, Py_ssize_t env_len, uintp
 void gw_call_next(gw_call *c, gw_step *out);
 char *gw_call_finish(gw_call *c, int interrupted);
 
+/* Environ keys the access log reads after the app returns (logenviron.c). */
+void gw_keep_environ(int on);
+PyObject *gw_call_environ(gw_call *c);
+typedef struct gw_environ_keys gw_environ_keys;
+gw_environ_keys *gw_environ_keys_new(const char *names, int count);
+const char *gw_call_read_environ(gw_call *c, gw_environ_keys *keys, Py_ssize_t *len);
+
 /* wsgi.input and wsgi.file_wrapper types (input.c). */
 extern PyTypeObject gw_input_type;
 extern PyTypeObject gw_file_wrapper_type;

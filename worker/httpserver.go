@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gowsgi/accesslog"
 	"gowsgi/errorlog"
 	"gowsgi/wsgi"
 )
@@ -62,6 +63,8 @@ type httpServer struct {
 	scheme   string
 	dispatch dispatchFunc
 	peers    peerPolicy
+	// access is the access log, nil when off; the engine logs the requests it refuses itself.
+	access *accesslog.Logger
 
 	closing atomic.Bool
 
@@ -294,6 +297,7 @@ func (c *httpConn) serve() {
 		}
 		if rerr != nil {
 			c.appendError(rerr)
+			c.logRefused(rerr)
 			c.close(true)
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"gowsgi/accesslog"
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/proctitle"
@@ -57,6 +58,10 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
 	retire.watchMemory(cfg.MaxWorkerMemory)
+	if err := startAccessLog(cfg, handler, srv); err != nil {
+		errorlog.Error("Can't open the access log %s: %v", cfg.AccessLog, err)
+		return ExitBootError
+	}
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
@@ -68,6 +73,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	exit := make(chan int, 1)
 	go func() {
 		if sig := <-stop; sig != syscall.SIGTERM {
+			accesslog.FlushAll()
 			os.Exit(0) // quick stop: requests in flight end with the process
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
@@ -79,11 +85,13 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		exit <- 0
 	}()
 	code = class.run(exit)
+	accesslog.FlushAll()
 	wsgi.AtExit()
 	return code
 }
 
-// reopenLogsOnUSR1 follows logrotate: the master and every worker open the error log again.
+// reopenLogsOnUSR1 follows logrotate: the master and every worker open the error log again,
+// and workers their access log.
 func reopenLogsOnUSR1(path string) {
 	if err := errorlog.Open(path); err != nil {
 		errorlog.Error("Can't open the error log %s: %v", path, err)
@@ -94,6 +102,9 @@ func reopenLogsOnUSR1(path string) {
 		for range usr1 {
 			if err := errorlog.Reopen(); err != nil {
 				errorlog.Error("Can't reopen the error log %s: %v", path, err)
+			}
+			if err := accesslog.ReopenAll(); err != nil {
+				errorlog.Error("Can't reopen the access log: %v", err)
 			}
 		}
 	}()

@@ -22,6 +22,7 @@ type Handler struct {
 	scriptName []byte
 	proxy      proxyPolicy
 	inFlight   inFlight
+	access     *accessHook // nil without an access log
 }
 
 // NewHandler serves app, mounted at scriptName ("" for the root).
@@ -32,16 +33,19 @@ func NewHandler(app *pyembed.App, scriptName string) *Handler {
 // exchange is one request's state while the app runs; it is what Python's wsgi.input and
 // write() call back into.
 type exchange struct {
-	req     *Request
-	w       ResponseWriter
-	env     environBuffer
-	path    []byte
-	header  []HeaderField
-	status  []byte
-	length  int64 // Content-Length the app declared, or -1
-	written int64
-	failed  bool  // the client went away
-	bodyErr error // reading the request body failed
+	req  *Request
+	w    ResponseWriter
+	env  environBuffer
+	path []byte
+	// pathInfo is PATH_INFO as the app got it.
+	pathInfo []byte
+	header   []HeaderField
+	status   []byte
+	length   int64 // Content-Length the app declared, or -1
+	written  int64
+	failed   bool  // the client went away
+	bodyErr  error // reading the request body failed
+	access   accessState
 
 	// Guarded by Handler.inFlight.mu while the request is in flight.
 	start       time.Time
@@ -57,11 +61,12 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
-	if refused := h.buildEnviron(ex); refused != nil {
-		w.WriteHeader(refused.status, refused.code, refused.header)
-		w.Write(refused.body)
-		ex.req, ex.w = nil, nil
-		exchangePool.Put(ex)
+	refused := h.buildEnviron(ex)
+	if h.access != nil {
+		h.access.begin(ex)
+	}
+	if refused != nil {
+		h.refuse(ex, refused)
 		return
 	}
 	h.inFlight.add(ex)
@@ -95,6 +100,9 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
 	}
+	if h.access != nil {
+		h.access.end(h, ex, call)
+	}
 	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
 	// instead of landing in whatever runs next on this thread.
 	if msg := call.Finish(h.inFlight.remove(ex)); msg != "" {
@@ -107,6 +115,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 // buildEnviron packs the environ of the request, or returns the answer that refuses it.
 func (h *Handler) buildEnviron(ex *exchange) *errorAnswer {
 	req, e := ex.req, &ex.env
+	ex.pathInfo = ex.pathInfo[:0]
 	var fwd forwardedView
 	if refused := h.proxy.inspect(req, &fwd); refused != nil {
 		return refused
@@ -119,6 +128,9 @@ func (h *Handler) buildEnviron(ex *exchange) *errorAnswer {
 		e.add(keyScriptName, scriptName)
 	}
 	e.add(keyPathInfo, pathInfo)
+	// A copy: a PATH_INFO header from a proxy lives in the engine's buffer, which reading the
+	// body overwrites before the access log wants it.
+	ex.pathInfo = append(ex.pathInfo, pathInfo...)
 	e.add(keyQueryString, req.Query)
 	e.add(keyRawURI, req.RawURI)
 	e.addString(keyServerProtocol, req.Proto)
@@ -213,7 +225,22 @@ func (ex *exchange) sendFile(fd int) {
 	defer f.Close()
 	if err := ex.w.SendFile(f, off, -1); err != nil {
 		ex.failed = true
+	} else if info, err := f.Stat(); err == nil {
+		ex.written += max(info.Size()-off, 0)
 	}
+}
+
+// refuse answers a request turned away before the app saw it.
+func (h *Handler) refuse(ex *exchange, answer *errorAnswer) {
+	ex.w.WriteHeader(answer.status, answer.code, answer.header)
+	ex.w.Write(answer.body)
+	if h.access != nil {
+		ex.access.answer = answer
+		ex.start = time.Now()
+		h.access.end(h, ex, nil)
+	}
+	ex.req, ex.w = nil, nil
+	exchangePool.Put(ex)
 }
 
 // fail answers 500 when nothing was sent yet, and cuts the connection otherwise. A request
@@ -241,6 +268,7 @@ func (h *Handler) fail(ex *exchange, reason string) {
 		ex.w.Abort()
 		return
 	}
+	ex.access.answer = answer
 	ex.w.WriteHeader(answer.status, answer.code, answer.header)
 	ex.w.Write(answer.body)
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"gowsgi/config"
+	"gowsgi/errorlog"
 	"gowsgi/master"
 	"gowsgi/worker"
 )
@@ -51,6 +52,8 @@ func run() int {
 		}
 		return 2
 	}
+	errorlog.SetLevel(cfg.LogLevel)
+	errorlog.CaptureOutput(cfg.CaptureOutput)
 	if !isWorker {
 		// Workers parse this command line again; they must read the config file read here.
 		os.Setenv(config.FileEnv, cfg.PinnedFile())
