@@ -62,6 +62,8 @@ type Config struct {
 	Umask int
 	// ProcName is -n/--name, the base of process titles; see ProcessName.
 	ProcName string
+	// TLS is --certfile and the other TLS flags; its zero value means plain HTTP.
+	TLS TLSSettings
 }
 
 // AppSpec names the WSGI callable.

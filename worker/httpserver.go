@@ -61,6 +61,7 @@ type httpServer struct {
 	headMax  int
 	scheme   string
 	dispatch dispatchFunc
+	tls      *tlsLayer // nil for plain HTTP
 
 	closing atomic.Bool
 
@@ -95,6 +96,11 @@ func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer
 
 // serveConn serves one accepted connection until it closes; it runs on its own goroutine.
 func (s *httpServer) serveConn(nc net.Conn) {
+	if s.tls != nil {
+		if nc = s.tls.secure(nc); nc == nil {
+			return
+		}
+	}
 	c := s.open(nc)
 	defer s.release(c)
 	defer func() {
@@ -112,6 +118,9 @@ func (s *httpServer) serveConn(nc net.Conn) {
 // shutdown starts a graceful stop: busy connections close after their current response, idle
 // ones after one more request or shutdownGrace without one. It returns at once.
 func (s *httpServer) shutdown() {
+	if s.tls != nil {
+		s.tls.shutdown()
+	}
 	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -126,6 +135,9 @@ func (s *httpServer) shutdown() {
 // wait blocks until every connection has closed or deadline passes, and reports whether all
 // closed.
 func (s *httpServer) wait(deadline time.Time) bool {
+	if s.tls != nil && !s.tls.wait(deadline) {
+		return false
+	}
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()

@@ -51,10 +51,11 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		FieldSize:   cfg.LimitRequestFieldSize,
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
-	}, "http", func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	}, urlScheme(&cfg.TLS), func(req *wsgi.Request, w wsgi.ResponseWriter) {
 		class.dispatch(req, w)
 		retire.served()
 	})
+	srv.tls = newTLSLayer(&cfg.TLS, srv)
 	retire.watchMemory(cfg.MaxWorkerMemory)
 
 	stop := make(chan os.Signal, 1)

@@ -1,0 +1,477 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gowsgi/errorlog"
+	"gowsgi/wsgi"
+)
+
+// h2MaxStreams is how many requests one HTTP/2 connection may have open at once, gunicorn's
+// default for http2_max_concurrent_streams.
+const h2MaxStreams = 100
+
+// proto2 is SERVER_PROTOCOL for HTTP/2 requests.
+const proto2 = "HTTP/2"
+
+var errInformational = errors.New("http2: a 1xx status cannot be the final response")
+
+// h2Server serves the connections whose TLS handshake chose HTTP/2 with the HTTP/2 server of
+// Go's net/http, which owns the framing, flow control and HPACK. Its handler turns each
+// request into a wsgi.Request and goes through the same dispatch as HTTP/1.1, so the worker
+// class decides which thread runs the app, and the engine's limits apply to both protocols.
+type h2Server struct {
+	srv      *http.Server
+	queue    *connQueue
+	lim      Limits
+	dispatch dispatchFunc
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when a graceful stop has closed every connection
+}
+
+func newH2Server(engine *httpServer) *h2Server {
+	s := &h2Server{
+		queue:    newConnQueue(),
+		lim:      engine.lim,
+		dispatch: engine.dispatch,
+		stopped:  make(chan struct{}),
+	}
+	idle := engine.lim.Keepalive
+	if idle <= 0 {
+		idle = shutdownGrace // HTTP/2 has no connection per request: close soon after the last
+	}
+	s.srv = &http.Server{
+		Handler:        s,
+		MaxHeaderBytes: engine.headMax,
+		IdleTimeout:    idle,
+		ConnContext:    withConnAddresses,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: h2MaxStreams,
+			WriteByteTimeout:     ioTimeout,
+		},
+		// Protocol errors are the clients' to worry about; the handler reports its own failures.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go s.srv.Serve(s.queue)
+	return s
+}
+
+// serve hands over a connection whose handshake chose h2.
+func (s *h2Server) serve(c net.Conn) { s.queue.push(c) }
+
+// shutdown starts a graceful stop: each connection gets GOAWAY, finishes the streams it has
+// open and closes. It returns at once.
+func (s *h2Server) shutdown() {
+	s.stopOnce.Do(func() {
+		go func() {
+			s.srv.Shutdown(context.Background())
+			close(s.stopped)
+		}()
+	})
+}
+
+// wait blocks until every connection has closed or deadline passes, and reports whether all
+// closed.
+func (s *h2Server) wait(deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-s.stopped:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// connAddressesKey finds a connection's addresses in its requests' context.
+type connAddressesKey struct{}
+
+// withConnAddresses works out the addresses of a connection once, by the HTTP/1.1 engine's
+// own rules, so that both protocols report them alike.
+func withConnAddresses(ctx context.Context, nc net.Conn) context.Context {
+	c := httpConn{nc: nc}
+	c.setAddresses("https")
+	addrs := c.req
+	return context.WithValue(ctx, connAddressesKey{}, &addrs)
+}
+
+// h2Exchange is one HTTP/2 request on its way through the app, recycled between requests.
+type h2Exchange struct {
+	req  wsgi.Request
+	resp h2Response
+	body h2Body
+	// names holds the method, target and header names and values of the request, which
+	// wsgi.Request wants as bytes; spans says where each header is in it.
+	names []byte
+	spans []h2HeaderSpan
+}
+
+// h2HeaderSpan is the length of a header's name and value in h2Exchange.names.
+type h2HeaderSpan struct{ name, value int }
+
+var h2ExchangePool = sync.Pool{New: func() any { return new(h2Exchange) }}
+
+// ServeHTTP runs one request. A panic on the application side ends the worker, as it does for
+// HTTP/1.1, instead of being swallowed by net/http with the worker in an unknown state.
+func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := h2ExchangePool.Get().(*h2Exchange)
+	reset := s.run(ex, w, r)
+	ex.req = wsgi.Request{Header: ex.req.Header[:0]}
+	ex.resp = h2Response{}
+	ex.body = h2Body{}
+	if cap(ex.names) > readBufSize {
+		ex.names = nil // one request with huge headers should not pin its buffer
+	}
+	h2ExchangePool.Put(ex)
+	if reset {
+		panic(http.ErrAbortHandler) // resets the stream: the only way to say "incomplete"
+	}
+}
+
+func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (reset bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			errorlog.Error("Worker failed while serving an HTTP/2 request from %s: %v\n%s", r.RemoteAddr, p, debug.Stack())
+			os.Exit(2)
+		}
+	}()
+	if rerr := s.readRequest(ex, r); rerr != nil {
+		writeH2Error(w, rerr)
+		return false
+	}
+	rc := http.NewResponseController(w)
+	ex.body = h2Body{body: r.Body}
+	if r.Body != http.NoBody {
+		ex.body.rc = rc
+	}
+	ex.req.Body = &ex.body
+	ex.resp = h2Response{w: w, rc: rc, isHead: r.Method == "HEAD", contentLength: -1}
+	s.dispatch(&ex.req, &ex.resp)
+	return ex.resp.finish()
+}
+
+// readRequest fills ex.req from r, applying the engine's limits to what net/http let through.
+// Header names with "_" are dropped, as on HTTP/1.1.
+func (s *h2Server) readRequest(ex *h2Exchange, r *http.Request) *requestError {
+	addrs := r.Context().Value(connAddressesKey{}).(*wsgi.Request)
+	req := &ex.req
+	req.RemoteAddr, req.RemotePort = addrs.RemoteAddr, addrs.RemotePort
+	req.ServerName, req.ServerPort, req.Scheme = addrs.ServerName, addrs.ServerPort, addrs.Scheme
+	req.Proto = proto2
+	req.ContentLength = r.ContentLength
+	if len(r.Method)+1+len(r.RequestURI)+1+len(proto2) > s.lim.RequestLine {
+		return errLineTooLong
+	}
+	// Everything goes into one buffer first, then gets sliced: appending may move it.
+	ex.names = append(ex.names[:0], r.Method...)
+	ex.names = append(ex.names, r.RequestURI...)
+	ex.spans = ex.spans[:0]
+	count := 0
+	if r.Host != "" {
+		ex.addHeader("Host", r.Host)
+		count++
+	}
+	for name, values := range r.Header {
+		if name == "Host" {
+			continue // :authority, given above, wins
+		}
+		for _, value := range values {
+			count++
+			switch {
+			case count > s.lim.Fields:
+				return errTooManyFields
+			case len(name)+2+len(value) > s.lim.FieldSize:
+				return errFieldTooLarge
+			case strings.IndexByte(name, '_') < 0:
+				ex.addHeader(name, value)
+			}
+		}
+	}
+	b := ex.names
+	req.Method, b = b[:len(r.Method)], b[len(r.Method):]
+	req.RawURI, b = b[:len(r.RequestURI)], b[len(r.RequestURI):]
+	splitTarget(req.RawURI, req)
+	req.Header = req.Header[:0]
+	for _, f := range ex.spans {
+		req.Header = append(req.Header, wsgi.HeaderField{Name: b[:f.name], Value: b[f.name : f.name+f.value]})
+		b = b[f.name+f.value:]
+	}
+	return nil
+}
+
+func (ex *h2Exchange) addHeader(name, value string) {
+	ex.names = append(ex.names, name...)
+	ex.names = append(ex.names, value...)
+	ex.spans = append(ex.spans, h2HeaderSpan{len(name), len(value)})
+}
+
+// writeH2Error sends one of the engine's own answers, as appendError does on HTTP/1.1.
+func writeH2Error(w http.ResponseWriter, e *requestError) {
+	body := e.status[4:] + "\n" + e.reason + "\n"
+	code, _ := strconv.Atoi(e.status[:3])
+	h := w.Header()
+	h.Set("Server", "gowsgi")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	io.WriteString(w, body)
+}
+
+// h2Body is the request body. Each read may wait at most ioTimeout for the client; the
+// deadline is lifted after the read, since it would otherwise fire while the app works.
+type h2Body struct {
+	body io.Reader
+	rc   *http.ResponseController // nil when there is no body to wait for
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	if b.rc == nil {
+		return b.body.Read(p)
+	}
+	b.rc.SetReadDeadline(time.Now().Add(ioTimeout))
+	n, err := b.body.Read(p)
+	b.rc.SetReadDeadline(time.Time{})
+	return n, err
+}
+
+// h2Response is the wsgi.ResponseWriter of an HTTP/2 request. The header goes into
+// net/http's header map, which is sent at the first Write, SendFile or Flush; until then a
+// second WriteHeader replaces it. Hop-by-hop headers are dropped: HTTP/2 forbids them.
+type h2Response struct {
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	isHead bool
+
+	queued, committed, aborted, noBody bool
+	code                               int
+	contentLength                      int64 // declared by the application, -1 if none
+	remaining                          int64 // body bytes still allowed by contentLength
+	err                                error // the first write error; the stream is gone
+}
+
+var _ wsgi.ResponseWriter = (*h2Response)(nil)
+
+func (r *h2Response) WriteHeader(status []byte, code int, header []wsgi.HeaderField) error {
+	switch {
+	case r.committed:
+		return errHeaderSent
+	case code < 200:
+		return errInformational
+	}
+	h := r.w.Header()
+	clear(h)
+	r.queued, r.code, r.contentLength = true, code, -1
+	lengthAllowed := code != 204 // RFC 9110 §8.6
+	hasServer := false
+	for _, f := range header {
+		switch responseHeaderKind(f.Name) {
+		case headerHopByHop, headerConnection:
+			continue
+		case headerContentLength:
+			n, ok := parseDecimal(trimOWS(f.Value))
+			if !ok || !lengthAllowed || r.contentLength >= 0 {
+				continue
+			}
+			r.contentLength = n
+		case headerServer:
+			hasServer = true
+		}
+		h.Add(string(f.Name), string(f.Value))
+	}
+	if !hasServer {
+		h.Set("Server", "gowsgi")
+	}
+	if _, ok := h["Content-Type"]; !ok {
+		h["Content-Type"] = nil // as on HTTP/1.1: no type guessed from the body
+	}
+	return nil
+}
+
+func (r *h2Response) commit() {
+	r.committed = true
+	r.noBody = r.isHead || r.code == 204 || r.code == 304
+	r.remaining = r.contentLength
+	r.w.WriteHeader(r.code)
+}
+
+// Write sends body bytes; those past the declared Content-Length are dropped.
+func (r *h2Response) Write(p []byte) (int, error) {
+	switch {
+	case !r.queued:
+		return 0, errNoHeader
+	case r.err != nil:
+		return 0, r.err
+	case len(p) == 0:
+		return 0, nil
+	}
+	if !r.committed {
+		r.commit()
+	}
+	n := len(p)
+	if r.noBody {
+		return n, nil
+	}
+	if r.contentLength >= 0 {
+		p = p[:min(int64(len(p)), r.remaining)]
+		r.remaining -= int64(len(p))
+		if len(p) == 0 {
+			return n, nil
+		}
+	}
+	if err := r.write(p); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// write gives the client at most ioTimeout to take p (a client that stops granting flow
+// control window would otherwise hold the app's thread), and lifts the deadline after: it
+// would reset the stream while the app computes its next chunk.
+func (r *h2Response) write(p []byte) error {
+	r.rc.SetWriteDeadline(time.Now().Add(ioTimeout))
+	_, err := r.w.Write(p)
+	r.rc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		r.err = err
+	}
+	return err
+}
+
+func (r *h2Response) Flush() error {
+	switch {
+	case !r.queued:
+		return nil
+	case r.err != nil:
+		return r.err
+	}
+	if !r.committed {
+		r.commit()
+	}
+	r.rc.SetWriteDeadline(time.Now().Add(ioTimeout))
+	err := r.rc.Flush()
+	r.rc.SetWriteDeadline(time.Time{})
+	if err != nil {
+		r.err = err
+	}
+	return err
+}
+
+// SendFile copies the file: HTTP/2 frames every byte, so sendfile(2) cannot help.
+func (r *h2Response) SendFile(f *os.File, off, n int64) error {
+	switch {
+	case !r.queued:
+		return errNoHeader
+	case r.err != nil:
+		return r.err
+	}
+	if n < 0 {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		n = max(info.Size()-off, 0)
+	}
+	if !r.committed {
+		r.commit()
+	}
+	if r.noBody {
+		return nil
+	}
+	if r.contentLength >= 0 {
+		n = min(n, r.remaining)
+		r.remaining -= n
+	}
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	for n > 0 {
+		k, err := f.ReadAt((*bp)[:min(int64(len(*bp)), n)], off)
+		if k > 0 {
+			if werr := r.write((*bp)[:k]); werr != nil {
+				return werr
+			}
+			off, n = off+int64(k), n-int64(k)
+		}
+		if err == io.EOF && n > 0 {
+			r.aborted = true // the length promised cannot be kept
+			return errShortFile
+		} else if err != nil && err != io.EOF {
+			r.aborted = true
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *h2Response) HeaderSent() bool { return r.committed }
+
+func (r *h2Response) Abort() { r.aborted = true }
+
+// finish completes the response after dispatch and reports whether the stream must be reset
+// instead: the app aborted, or sent less than the Content-Length it declared.
+func (r *h2Response) finish() (reset bool) {
+	switch {
+	case r.aborted:
+		return true
+	case !r.queued:
+		writeH2Error(r.w, errNoResponse)
+		return false
+	}
+	if !r.committed {
+		r.commit()
+	}
+	return r.contentLength >= 0 && r.remaining > 0 && !r.noBody
+}
+
+// connQueue is the net.Listener of the HTTP/2 server: it yields the connections that the TLS
+// layer hands over after their handshake chose h2.
+type connQueue struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newConnQueue() *connQueue {
+	return &connQueue{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// push waits until the server takes c, or closes c when the server has stopped.
+func (q *connQueue) push(c net.Conn) {
+	select {
+	case q.conns <- c:
+	case <-q.closed:
+		c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.closeOnce.Do(func() { close(q.closed) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return h2QueueAddr{} }
+
+// h2QueueAddr stands for the worker's listening sockets, which the queue gathers from.
+type h2QueueAddr struct{}
+
+func (h2QueueAddr) Network() string { return "tls" }
+func (h2QueueAddr) String() string  { return "h2" }
