@@ -76,6 +76,8 @@ type Config struct {
 	ProcName string
 	// Proxy is what the proxies in front of gowsgi are believed about.
 	Proxy ProxyConfig
+	// TLS is --certfile and the other TLS flags; its zero value means plain HTTP.
+	TLS TLSSettings
 }
 
 // AppSpec names the WSGI callable.

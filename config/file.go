@@ -48,8 +48,7 @@ func init() {
 		check-config print-config preload-app preload raw-env env
 		logconfig logconfig-dict logconfig-json log-config-json
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
-		statsd-prefix dogstatsd-tags keyfile certfile ca-certs cert-reqs ciphers ssl-version
-		do-handshake-on-connect suppress-ragged-eofs http-protocols control-socket worker-connections
+		statsd-prefix dogstatsd-tags control-socket worker-connections
 		worker-tmp-dir tmp-upload-dir paste spew strip-header-spaces permit-unconventional-http-method
 		permit-unconventional-http-version casefold-http-method hooks on-starting on-reload when-ready
 		pre-fork post-fork post-worker-init worker-int worker-abort pre-exec pre-request post-request

@@ -65,6 +65,7 @@ type options struct {
 	logLevel        string
 	captureOutput   bool
 	config          string
+	tls             tlsOptions
 	version         bool
 	help            bool
 }
@@ -167,6 +168,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.BoolVar(&o.accessLogJSON, "access-log-json", false, "write the access log as one JSON object a line")
 	fs.StringVar(&o.logLevel, "log-level", "info", "error log `LEVEL`: debug, info, warning, error or critical (default info)")
 	fs.BoolVar(&o.captureOutput, "capture-output", false, "send the app's standard output (print()) to the --error-logfile file too")
+	o.tls.declare(fs)
 	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
@@ -282,6 +284,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if err := resolveLogging(cfg, o); err != nil {
+		return nil, err
+	}
+	if err := resolveTLS(cfg, &o.tls); err != nil {
 		return nil, err
 	}
 	return cfg, nil

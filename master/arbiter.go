@@ -69,6 +69,9 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) 
 	signal.Notify(a.signals, handledSignals...)
 	defer signal.Stop(a.signals)
 	errorlog.Info("Starting gowsgi %s", version)
+	if cfg.TLS.Enabled() {
+		listenScheme = "https"
+	}
 	// The binary on disk now, found before anything can replace it, is what USR2 starts.
 	a.upgrade.binary, _ = os.Executable()
 	listeners, upgraded, ok := inheritListeners()

@@ -175,7 +175,7 @@ func listen(network, address string, opts listenOptions) (*os.File, string, erro
 	if err != nil {
 		return nil, "", err
 	}
-	return file, "http://" + listener.Addr().String(), nil
+	return file, listenScheme + "://" + listener.Addr().String(), nil
 }
 
 // listenUnix creates the socket file with the umask applied, replacing a socket file that a
@@ -279,13 +279,17 @@ func inheritListener(fd int) (*os.File, string, error) {
 	return os.NewFile(uintptr(fd), "fd://"+strconv.Itoa(fd)), socketURL(address), nil
 }
 
+// listenScheme starts the URL of TCP sockets in the "Listening at" lines: "https" when gowsgi
+// serves TLS, as gunicorn shows it.
+var listenScheme = "http"
+
 // socketURL names a socket address as the "Listening at" line does.
 func socketURL(address unix.Sockaddr) string {
 	switch a := address.(type) {
 	case *unix.SockaddrInet4:
-		return "http://" + net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return listenScheme + "://" + net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
 	case *unix.SockaddrInet6:
-		return "http://" + net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
+		return listenScheme + "://" + net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))
 	case *unix.SockaddrUnix:
 		return "unix:" + a.Name
 	}

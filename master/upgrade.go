@@ -67,7 +67,7 @@ func listenerAddress(file *os.File) (string, error) {
 	defer listener.Close()
 	switch address := listener.Addr().(type) {
 	case *net.TCPAddr:
-		return "http://" + address.String(), nil
+		return listenScheme + "://" + address.String(), nil
 	case *net.UnixAddr:
 		return "unix:" + address.Name, nil
 	default:

@@ -65,6 +65,7 @@ type httpServer struct {
 	peers    peerPolicy
 	// access is the access log, nil when off; the engine logs the requests it refuses itself.
 	access *accesslog.Logger
+	tls    *tlsLayer // nil for plain HTTP
 
 	closing atomic.Bool
 
@@ -103,6 +104,12 @@ func (s *httpServer) serveConn(nc net.Conn) {
 	if nc == nil {
 		return
 	}
+	// A refused PROXY header is answered in plain text, before any handshake.
+	if s.tls != nil && refusal == nil {
+		if nc = s.tls.secure(nc, client); nc == nil {
+			return
+		}
+	}
 	c := s.open(nc)
 	c.setPeer(client)
 	defer s.release(c)
@@ -126,6 +133,9 @@ func (s *httpServer) serveConn(nc net.Conn) {
 // shutdown starts a graceful stop: busy connections close after their current response, idle
 // ones after one more request or shutdownGrace without one. It returns at once.
 func (s *httpServer) shutdown() {
+	if s.tls != nil {
+		s.tls.shutdown()
+	}
 	s.closing.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -140,6 +150,9 @@ func (s *httpServer) shutdown() {
 // wait blocks until every connection has closed or deadline passes, and reports whether all
 // closed.
 func (s *httpServer) wait(deadline time.Time) bool {
+	if s.tls != nil && !s.tls.wait(deadline) {
+		return false
+	}
 	s.mu.Lock()
 	if len(s.conns) == 0 {
 		s.mu.Unlock()

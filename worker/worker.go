@@ -52,11 +52,12 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		FieldSize:   cfg.LimitRequestFieldSize,
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
-	}, "http", func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	}, urlScheme(&cfg.TLS), func(req *wsgi.Request, w wsgi.ResponseWriter) {
 		class.dispatch(req, w)
 		retire.served()
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
+	srv.tls = newTLSLayer(&cfg.TLS, srv)
 	retire.watchMemory(cfg.MaxWorkerMemory)
 	if err := startAccessLog(cfg, handler, srv); err != nil {
 		errorlog.Error("Can't open the access log %s: %v", cfg.AccessLog, err)

@@ -30,7 +30,7 @@ type Request struct {
 	// scheme and authority of an absolute-form target are already removed.
 	Path  []byte
 	Query []byte
-	// Proto is "HTTP/1.0" or "HTTP/1.1".
+	// Proto is "HTTP/1.0", "HTTP/1.1" or "HTTP/2".
 	Proto  string
 	Header []HeaderField
 	// ContentLength is the declared body length, or -1 for a chunked body.

@@ -1,0 +1,273 @@
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"gowsgi/errorlog"
+	"gowsgi/wsgi"
+)
+
+// h2MaxStreams is how many requests one HTTP/2 connection may have open at once, gunicorn's
+// default for http2_max_concurrent_streams.
+const h2MaxStreams = 100
+
+// proto2 is SERVER_PROTOCOL for HTTP/2 requests.
+const proto2 = "HTTP/2"
+
+// h2Server serves the connections whose TLS handshake chose HTTP/2 with the HTTP/2 server of
+// Go's net/http, which owns the framing, flow control and HPACK. Its handler turns each
+// request into a wsgi.Request and goes through the same dispatch as HTTP/1.1, so the worker
+// class decides which thread runs the app, and the engine's limits apply to both protocols.
+type h2Server struct {
+	srv    *http.Server
+	engine *httpServer
+	queue  *connQueue
+	// clients holds the PROXY header of each connection handed over until net/http starts
+	// serving it: the connection itself must stay a *tls.Conn for net/http to speak HTTP/2.
+	clients  sync.Map
+	lim      Limits
+	dispatch dispatchFunc
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when a graceful stop has closed every connection
+}
+
+func newH2Server(engine *httpServer) *h2Server {
+	s := &h2Server{
+		engine:   engine,
+		queue:    newConnQueue(),
+		lim:      engine.lim,
+		dispatch: engine.dispatch,
+		stopped:  make(chan struct{}),
+	}
+	idle := engine.lim.Keepalive
+	if idle <= 0 {
+		idle = shutdownGrace // HTTP/2 has no connection per request: close soon after the last
+	}
+	s.srv = &http.Server{
+		Handler:        s,
+		MaxHeaderBytes: engine.headMax,
+		IdleTimeout:    idle,
+		ConnContext:    s.withConnAddresses,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams: h2MaxStreams,
+			WriteByteTimeout:     ioTimeout,
+		},
+		// Protocol errors are the clients' to worry about; the handler reports its own failures.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	go s.srv.Serve(s.queue)
+	return s
+}
+
+// serve hands over a connection whose handshake chose h2; client is what its PROXY header said,
+// or nil.
+func (s *h2Server) serve(c *tls.Conn, client *proxyHeader) {
+	if client != nil {
+		s.clients.Store(c, client)
+	}
+	s.queue.push(c)
+}
+
+// shutdown starts a graceful stop: each connection gets GOAWAY, finishes the streams it has
+// open and closes. It returns at once.
+func (s *h2Server) shutdown() {
+	s.stopOnce.Do(func() {
+		go func() {
+			s.srv.Shutdown(context.Background())
+			close(s.stopped)
+		}()
+	})
+}
+
+// wait blocks until every connection has closed or deadline passes, and reports whether all
+// closed.
+func (s *h2Server) wait(deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-s.stopped:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// connAddressesKey finds a connection's addresses in its requests' context.
+type connAddressesKey struct{}
+
+// withConnAddresses works out the addresses and the trust of a connection once, by the
+// HTTP/1.1 engine's own rules, so that both protocols report them alike.
+func (s *h2Server) withConnAddresses(ctx context.Context, nc net.Conn) context.Context {
+	c := httpConn{nc: nc, srv: s.engine}
+	c.setAddresses("https")
+	client, _ := s.clients.LoadAndDelete(nc)
+	header, _ := client.(*proxyHeader)
+	c.setPeer(header)
+	addrs := c.req
+	return context.WithValue(ctx, connAddressesKey{}, &addrs)
+}
+
+// h2Exchange is one HTTP/2 request on its way through the app, recycled between requests.
+type h2Exchange struct {
+	req  wsgi.Request
+	resp h2Response
+	body h2Body
+	// names holds the method, target and header names and values of the request, which
+	// wsgi.Request wants as bytes; spans says where each header is in it.
+	names []byte
+	spans []h2HeaderSpan
+}
+
+// h2HeaderSpan is the length of a header's name and value in h2Exchange.names.
+type h2HeaderSpan struct{ name, value int }
+
+var h2ExchangePool = sync.Pool{New: func() any { return new(h2Exchange) }}
+
+// ServeHTTP runs one request. A panic on the application side ends the worker, as it does for
+// HTTP/1.1, instead of being swallowed by net/http with the worker in an unknown state.
+func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ex := h2ExchangePool.Get().(*h2Exchange)
+	reset := s.run(ex, w, r)
+	ex.req = wsgi.Request{Header: ex.req.Header[:0]}
+	ex.resp = h2Response{}
+	ex.body = h2Body{}
+	if cap(ex.names) > readBufSize {
+		ex.names = nil // one request with huge headers should not pin its buffer
+	}
+	h2ExchangePool.Put(ex)
+	if reset {
+		panic(http.ErrAbortHandler) // resets the stream: the only way to say "incomplete"
+	}
+}
+
+func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (reset bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			errorlog.Error("Worker failed while serving an HTTP/2 request from %s: %v\n%s", r.RemoteAddr, p, debug.Stack())
+			os.Exit(2)
+		}
+	}()
+	if rerr := s.readRequest(ex, r); rerr != nil {
+		writeH2Error(w, rerr)
+		return false
+	}
+	rc := http.NewResponseController(w)
+	ex.body = h2Body{body: r.Body}
+	if r.Body != http.NoBody {
+		ex.body.rc = rc
+	}
+	ex.req.Body = &ex.body
+	ex.resp = h2Response{w: w, rc: rc, isHead: r.Method == "HEAD", contentLength: -1}
+	s.dispatch(&ex.req, &ex.resp)
+	return ex.resp.finish()
+}
+
+// readRequest fills ex.req from r, applying the engine's limits to what net/http let through.
+// Header names with "_" are dropped, as on HTTP/1.1.
+func (s *h2Server) readRequest(ex *h2Exchange, r *http.Request) *requestError {
+	addrs := r.Context().Value(connAddressesKey{}).(*wsgi.Request)
+	req := &ex.req
+	req.RemoteAddr, req.RemotePort = addrs.RemoteAddr, addrs.RemotePort
+	req.ServerName, req.ServerPort, req.Scheme = addrs.ServerName, addrs.ServerPort, addrs.Scheme
+	req.TrustedPeer = addrs.TrustedPeer
+	req.ProxyProtocol, req.ProxyAddr, req.ProxyPort = addrs.ProxyProtocol, addrs.ProxyAddr, addrs.ProxyPort
+	req.Proto = proto2
+	req.ContentLength = r.ContentLength
+	if len(r.Method)+1+len(r.RequestURI)+1+len(proto2) > s.lim.RequestLine {
+		return errLineTooLong
+	}
+	// Everything goes into one buffer first, then gets sliced: appending may move it.
+	ex.names = append(ex.names[:0], r.Method...)
+	ex.names = append(ex.names, r.RequestURI...)
+	ex.spans = ex.spans[:0]
+	count := 0
+	if r.Host != "" {
+		ex.addHeader("Host", r.Host)
+		count++
+	}
+	for name, values := range r.Header {
+		if name == "Host" {
+			continue // :authority, given above, wins
+		}
+		for _, value := range values {
+			count++
+			switch {
+			case count > s.lim.Fields:
+				return errTooManyFields
+			case len(name)+2+len(value) > s.lim.FieldSize:
+				return errFieldTooLarge
+			case strings.IndexByte(name, '_') < 0:
+				ex.addHeader(name, value)
+			}
+		}
+	}
+	b := ex.names
+	req.Method, b = b[:len(r.Method)], b[len(r.Method):]
+	req.RawURI, b = b[:len(r.RequestURI)], b[len(r.RequestURI):]
+	splitTarget(req.RawURI, req)
+	req.Header = req.Header[:0]
+	for _, f := range ex.spans {
+		req.Header = append(req.Header, wsgi.HeaderField{Name: b[:f.name], Value: b[f.name : f.name+f.value]})
+		b = b[f.name+f.value:]
+	}
+	return nil
+}
+
+func (ex *h2Exchange) addHeader(name, value string) {
+	ex.names = append(ex.names, name...)
+	ex.names = append(ex.names, value...)
+	ex.spans = append(ex.spans, h2HeaderSpan{len(name), len(value)})
+}
+
+// connQueue is the net.Listener of the HTTP/2 server: it yields the connections that the TLS
+// layer hands over after their handshake chose h2.
+type connQueue struct {
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newConnQueue() *connQueue {
+	return &connQueue{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// push waits until the server takes c, or closes c when the server has stopped.
+func (q *connQueue) push(c net.Conn) {
+	select {
+	case q.conns <- c:
+	case <-q.closed:
+		c.Close()
+	}
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.conns:
+		return c, nil
+	case <-q.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (q *connQueue) Close() error {
+	q.closeOnce.Do(func() { close(q.closed) })
+	return nil
+}
+
+func (q *connQueue) Addr() net.Addr { return h2QueueAddr{} }
+
+// h2QueueAddr stands for the worker's listening sockets, which the queue gathers from.
+type h2QueueAddr struct{}
+
+func (h2QueueAddr) Network() string { return "tls" }
+func (h2QueueAddr) String() string  { return "h2" }
