@@ -62,6 +62,10 @@ type Config struct {
 	Umask int
 	// ProcName is -n/--name, the base of process titles; see ProcessName.
 	ProcName string
+	// Hooks is the Python module whose hook functions workers call ("" for none); ShellHooks
+	// are the master's hook commands.
+	Hooks      string
+	ShellHooks ShellHooks
 }
 
 // AppSpec names the WSGI callable.

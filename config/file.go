@@ -47,9 +47,7 @@ func init() {
 		statsd-prefix dogstatsd-tags keyfile certfile ca-certs cert-reqs ciphers ssl-version
 		do-handshake-on-connect suppress-ragged-eofs http-protocols control-socket worker-connections
 		worker-tmp-dir tmp-upload-dir paste spew strip-header-spaces permit-unconventional-http-method
-		permit-unconventional-http-version casefold-http-method hooks on-starting on-reload when-ready
-		pre-fork post-fork post-worker-init worker-int worker-abort pre-exec pre-request post-request
-		child-exit worker-exit nworkers-changed on-exit`) {
+		permit-unconventional-http-version casefold-http-method pre-fork post-fork pre-exec`) {
 		notYetSupported[name] = true
 	}
 }
@@ -177,6 +175,8 @@ func lookupKey(key string, flags map[string]*pflag.Flag) (*pflag.Flag, error) {
 		return nil, fmt.Errorf("setting %q cannot be used in a config file", key)
 	case notYetSupported[normal]:
 		return nil, fmt.Errorf("setting %q is not supported by this version of gowsgi", key)
+	case hookFunctions[normal]:
+		return nil, fmt.Errorf("setting %q is a function in the Python module named by \"hooks\"", key)
 	}
 	if suggestion := nearestKey(normal, flags); suggestion != "" {
 		if strings.Contains(key, "_") || !strings.Contains(key, "-") {

@@ -57,6 +57,7 @@ type options struct {
 	procName        string
 	errorLog        string
 	config          string
+	hooks           hookOptions
 	version         bool
 	help            bool
 }
@@ -151,6 +152,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.StringVarP(&o.procName, "name", "n", "", "show `NAME` in process titles (default the APP_MODULE)")
 	fs.StringVar(&o.errorLog, "error-logfile", "-", "write the error log to `FILE`; - is standard error (default -)")
 	fs.StringVar(&o.errorLog, "log-file", "-", "the same as --error-logfile")
+	o.hooks.declare(fs)
 	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
@@ -260,6 +262,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if err := resolveProcess(cfg); err != nil {
+		return nil, err
+	}
+	if err := o.hooks.resolve(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

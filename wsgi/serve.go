@@ -21,6 +21,9 @@ type Handler struct {
 	// from the front of PATH_INFO.
 	scriptName []byte
 	inFlight   inFlight
+	// workerHooks is the hooks module (nil for none); hooks is set when it has request hooks.
+	workerHooks *pyembed.Hooks
+	hooks       *requestHooks
 }
 
 // NewHandler serves app, mounted at scriptName ("" for the root).
@@ -41,6 +44,7 @@ type exchange struct {
 	written int64
 	failed  bool  // the client went away
 	bodyErr error // reading the request body failed
+	hooked  *hookedRequest
 
 	// Guarded by Handler.inFlight.mu while the request is in flight.
 	start       time.Time
@@ -58,7 +62,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
 	h.buildEnviron(ex)
 	h.inFlight.add(ex)
-	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
+	call, st := h.start(ex)
 	for !ex.failed {
 		if st.Head != nil && !ex.setHead(st.Head, &st) {
 			break
@@ -90,7 +94,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	}
 	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
 	// instead of landing in whatever runs next on this thread.
-	if msg := call.Finish(h.inFlight.remove(ex)); msg != "" {
+	if msg := h.finish(call, ex, h.inFlight.remove(ex)); msg != "" {
 		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
 	}
 	ex.req, ex.w = nil, nil
