@@ -78,6 +78,10 @@ type Config struct {
 	Proxy ProxyConfig
 	// TLS is --certfile and the other TLS flags; its zero value means plain HTTP.
 	TLS TLSSettings
+	// Hooks is the Python module whose hook functions workers call ("" for none); ShellHooks
+	// are the master's hook commands.
+	Hooks      string
+	ShellHooks ShellHooks
 }
 
 // AppSpec names the WSGI callable.

@@ -50,9 +50,7 @@ func init() {
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
 		statsd-prefix dogstatsd-tags control-socket worker-connections
 		worker-tmp-dir tmp-upload-dir paste spew strip-header-spaces permit-unconventional-http-method
-		permit-unconventional-http-version casefold-http-method hooks on-starting on-reload when-ready
-		pre-fork post-fork post-worker-init worker-int worker-abort pre-exec pre-request post-request
-		child-exit worker-exit nworkers-changed on-exit`) {
+		permit-unconventional-http-version casefold-http-method pre-fork post-fork pre-exec`) {
 		notYetSupported[name] = true
 	}
 }
@@ -188,6 +186,8 @@ func lookupKey(key string, flags map[string]*pflag.Flag) (*pflag.Flag, error) {
 		return nil, fmt.Errorf("setting %q cannot be used in a config file", key)
 	case notYetSupported[normal]:
 		return nil, fmt.Errorf("setting %q is not supported by this version of gowsgi", key)
+	case hookFunctions[normal]:
+		return nil, fmt.Errorf("setting %q is a function in the Python module named by \"hooks\"", key)
 	}
 	if suggestion := nearestKey(normal, flags); suggestion != "" {
 		if strings.Contains(key, "_") || !strings.Contains(key, "-") {

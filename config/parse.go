@@ -66,6 +66,7 @@ type options struct {
 	captureOutput   bool
 	config          string
 	tls             tlsOptions
+	hooks           hookOptions
 	version         bool
 	help            bool
 }
@@ -169,6 +170,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.StringVar(&o.logLevel, "log-level", "info", "error log `LEVEL`: debug, info, warning, error or critical (default info)")
 	fs.BoolVar(&o.captureOutput, "capture-output", false, "send the app's standard output (print()) to the --error-logfile file too")
 	o.tls.declare(fs)
+	o.hooks.declare(fs)
 	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
@@ -287,6 +289,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if err := resolveTLS(cfg, &o.tls); err != nil {
+		return nil, err
+	}
+	if err := o.hooks.resolve(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil

@@ -64,7 +64,7 @@ func Run(cfg *config.Config, version string) int {
 }
 
 // runMaster is Run with the way workers are started left open, for tests.
-func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) int {
+func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) (exitCode int) {
 	a := newArbiter(cfg, newCommand)
 	signal.Notify(a.signals, handledSignals...)
 	defer signal.Stop(a.signals)
@@ -72,6 +72,8 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) 
 	if cfg.TLS.Enabled() {
 		listenScheme = "https"
 	}
+	a.onStarting()
+	defer func() { a.onExit(exitCode) }()
 	// The binary on disk now, found before anything can replace it, is what USR2 starts.
 	a.upgrade.binary, _ = os.Executable()
 	listeners, upgraded, ok := inheritListeners()
@@ -122,6 +124,10 @@ type arbiter struct {
 	// startedUp is set once as many workers as wanted have been ready: from then on a worker
 	// that cannot load the app no longer stops the master while others serve.
 	startedUp bool
+	// hooks are the shell commands run on the master's events; binds are what they are told
+	// the master listens on.
+	hooks config.ShellHooks
+	binds []string
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
@@ -135,6 +141,8 @@ func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 		signals:         make(chan os.Signal, 16),
 		exits:           make(chan workerExit, 16),
 		reports:         make(chan workerReport, 64),
+		hooks:           cfg.ShellHooks,
+		binds:           cfg.Binds,
 	}
 }
 
@@ -188,11 +196,11 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 	case syscall.SIGINT, syscall.SIGQUIT:
 		return a.shutDown(false, 0, "")
 	case syscall.SIGTTIN:
-		a.wanted++
+		a.setWanted(a.wanted + 1)
 	case syscall.SIGTTOU:
 		// Never below one worker; after WINCH (zero workers), TTOU leaves it at zero.
 		if a.wanted > 1 {
-			a.wanted--
+			a.setWanted(a.wanted - 1)
 		}
 	case syscall.SIGHUP:
 		a.reload()
@@ -210,7 +218,7 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 			break
 		}
 		errorlog.Info("Graceful stop of workers")
-		a.wanted = 0
+		a.setWanted(0)
 	}
 	return 0, false
 }
@@ -220,6 +228,7 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 func (a *arbiter) reload() {
 	errorlog.Info("Hang up: Master")
 	a.generation++
+	a.onReload()
 }
 
 // maintain stops the oldest workers beyond the wanted number, stops outdated workers as their
@@ -266,6 +275,7 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 		return 0, false
 	}
 	delete(a.workers, exit.pid)
+	a.childExit(w, exit.pid, exit.state)
 	if w.retiring {
 		return 0, false
 	}
@@ -323,7 +333,10 @@ func (a *arbiter) stopWorkers(graceful bool) {
 	for len(a.workers) > 0 {
 		select {
 		case exit := <-a.exits:
-			delete(a.workers, exit.pid)
+			if w, known := a.workers[exit.pid]; known {
+				delete(a.workers, exit.pid)
+				a.childExit(w, exit.pid, exit.state)
+			}
 		case <-a.reports:
 		case sig := <-a.signals:
 			// INT or QUIT during a graceful stop hurries it, as they would have on their own.

@@ -74,7 +74,8 @@ func (a *arbiter) throttleRespawn() {
 	a.respawnAt = time.Now().Add(a.respawnDelay)
 }
 
-// noteStartedUp ends the first start once as many workers as wanted are ready at once.
+// noteStartedUp ends the first start once as many workers as wanted are ready at once, which
+// makes the server ready.
 func (a *arbiter) noteStartedUp() {
 	ready := 0
 	for _, w := range a.workers {
@@ -82,5 +83,8 @@ func (a *arbiter) noteStartedUp() {
 			ready++
 		}
 	}
-	a.startedUp = a.startedUp || ready >= a.wanted
+	if !a.startedUp && ready >= a.wanted {
+		a.startedUp = true
+		a.whenReady()
+	}
 }

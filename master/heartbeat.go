@@ -11,6 +11,10 @@ import (
 	"gowsgi/errorlog"
 )
 
+// abortGrace is how long a worker sent SIGABRT for a timeout has to run its worker_abort and
+// worker_exit hooks and exit before it is killed.
+const abortGrace = 2 * time.Second
+
 // stuckSilence is how long a worker whose last reported request has outrun --timeout may stay
 // silent before it is taken for stuck: twice the longest gap the heartbeat protocol allows.
 const stuckSilence = 2 * time.Second
@@ -120,6 +124,11 @@ func (a *arbiter) checkHealth() {
 		overdue := !w.busySince.IsZero() && now.Sub(w.busySince) > a.timeout && silence > stuckSilence
 		switch {
 		case w.killed:
+		case !w.abortedAt.IsZero():
+			if now.Sub(w.abortedAt) > abortGrace {
+				a.logWorker(w, "did not exit within %s of SIGABRT; killing it", abortGrace)
+				a.kill(w)
+			}
 		case w.retiring && !w.stopBy.IsZero() && now.After(w.stopBy):
 			a.logWorker(w, "still running %s after it was told to stop; killing it", a.gracefulTimeout)
 			a.kill(w)
@@ -132,9 +141,17 @@ func (a *arbiter) checkHealth() {
 			}
 			errorlog.Error("Worker %d (pid %d) timed out after %d s while %s",
 				w.id, w.cmd.Process.Pid, int(took/time.Second), w.activity)
-			a.kill(w)
+			a.abort(w)
 		}
 	}
+}
+
+// abort sends SIGABRT, as gunicorn does to a worker that timed out, so that its worker_abort
+// hook runs; a replacement starts at once, and checkHealth kills the worker if it is still
+// there after abortGrace. Its exit is not logged again when it is reaped.
+func (a *arbiter) abort(w *workerProcess) {
+	w.retiring, w.abortedAt = true, time.Now()
+	_ = w.cmd.Process.Signal(syscall.SIGABRT)
 }
 
 // kill ends a worker with SIGKILL; its exit is not logged again when it is reaped.

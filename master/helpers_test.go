@@ -22,7 +22,7 @@ import (
 // The test binary doubles as a fake worker and a fake master, chosen by these variables, so the
 // arbiter is tested with real processes, signals and inherited sockets but without Python.
 const (
-	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, retire, hang, overdue, or exit:CODE
+	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, retire, hang, stubborn-hang, overdue, or exit:CODE
 	fakeMasterEnv   = "GOWSGI_TEST_FAKE_MASTER" // number of workers
 	markerDirEnv    = "GOWSGI_TEST_MARKERS"
 	fakeWorkerDelay = 300 * time.Millisecond
@@ -45,11 +45,11 @@ func TestMain(m *testing.M) {
 // Once it listens it reports "ready" on its heartbeat pipe and "idle" every 100ms. A retire
 // worker asks to be replaced after its first report; a hang worker reports one busy request and
 // then nothing, like a worker stuck in C; an overdue one does the same with a request that
-// started 5s ago.
+// started 5s ago. Stubborn workers ignore every signal they handle.
 func fakeWorker(mode, markers string) int {
 	pid := os.Getpid()
 	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGUSR1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGABRT)
 	writeMarker(markers, pid, "up", os.Getenv(WorkerIDEnv)+" "+os.Getenv(ListenFDsEnv))
 	if code, isExit := strings.CutPrefix(mode, "exit:"); isExit {
 		time.Sleep(fakeWorkerDelay)
@@ -74,7 +74,7 @@ func fakeWorker(mode, markers string) int {
 	go fakeHeartbeat(mode, markers, pid)
 	for sig := range signals {
 		writeMarker(markers, pid, signalName(sig.(syscall.Signal))[3:], "")
-		if mode != "stubborn" && sig != syscall.SIGUSR1 {
+		if !strings.HasPrefix(mode, "stubborn") && sig != syscall.SIGUSR1 {
 			return 0
 		}
 	}
@@ -94,7 +94,7 @@ func fakeHeartbeat(mode, markers string, pid int) {
 	switch mode {
 	case "retire":
 		fmt.Fprintln(pipe, "retire served 3 requests (--max-requests)")
-	case "hang":
+	case "hang", "stubborn-hang":
 		fmt.Fprintf(pipe, "busy %d GET /stuck\n", time.Now().UnixMilli())
 		return
 	case "overdue":

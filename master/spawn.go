@@ -39,6 +39,9 @@ type workerProcess struct {
 	retiring bool
 	stopBy   time.Time
 	killed   bool
+	// abortedAt is when SIGABRT was sent after a timeout; the worker is killed if it outlives
+	// abortGrace.
+	abortedAt time.Time
 	// generation is the arbiter's generation when the worker started; HUP starts a new one.
 	// replaceAsked is set when the worker asked to be replaced (--max-requests,
 	// --max-worker-memory). Either makes the worker outdated: it serves until a replacement is

@@ -17,21 +17,13 @@ struct gw_call {
     Py_ssize_t pos;      /* next item of a list or tuple result */
     PyObject *chunk;     /* the bytes Go is writing now */
     PyObject *write;
+    PyObject *environ;   /* kept for post_request or the access log; NULL otherwise */
     char *head;          /* packed header for Go */
     Py_ssize_t head_cap;
-    PyObject *environ;   /* kept for the access log when keep_environ is set */
 };
 
 static PyTypeObject call_type;
 static PyObject *input_key, *close_name;
-
-/* Set when the access log reads environ keys once the app has returned: each call then keeps
- * its environ until the call is released. */
-static int keep_environ;
-
-void gw_keep_environ(int on) { keep_environ = on; }
-
-PyObject *gw_call_environ(gw_call *c) { return c->environ; }
 
 int gw_setup_wsgi(int multithread, int multiprocess) {
     gw_enter();
@@ -357,7 +349,7 @@ static gw_call *new_call(void) {
     return c;
 }
 
-static void release_call(gw_call *c) {
+void gw_call_release(gw_call *c) {
     Py_CLEAR(c->environ); /* first: it refers to the input, whose count is checked below */
     Py_CLEAR(c->status);
     Py_CLEAR(c->headers);
@@ -379,8 +371,10 @@ static void release_call(gw_call *c) {
     Py_DECREF(c);
 }
 
+/* gw_call_start builds the environ and calls the app. keep_environ holds on to the environ
+ * until the call is released, for a post_request hook or the access log. */
 gw_call *gw_call_start(PyObject *app, const char *env_buf, Py_ssize_t env_len, uintptr_t io,
-                       Py_ssize_t content_length, gw_step *out) {
+                       Py_ssize_t content_length, int keep_environ, gw_step *out) {
     memset(out, 0, sizeof *out);
     gw_enter();
     gw_call *c = new_call();
@@ -434,12 +428,11 @@ static int lookup_attr(PyObject *obj, PyObject *name, PyObject **out) {
 #endif
 }
 
-/* gw_call_finish ends the request: close() on the result whatever happened (PEP 3333), then
- * the call's references go. Returns close()'s traceback, if it raised. interrupted says that
- * RequestTimeout was raised in this thread for the request. */
-char *gw_call_finish(gw_call *c, int interrupted) {
+/* gw_call_close ends the response: close() on the result whatever happened (PEP 3333). Returns
+ * close()'s traceback, if it raised. interrupted says that RequestTimeout was raised in this
+ * thread for the request. Called with the GIL held; gw_call_release then lets the call go. */
+char *gw_call_close(gw_call *c, int interrupted) {
     char *err = NULL;
-    gw_enter();
     if (interrupted) /* a timeout that came too late must not hit the thread's next request */
         PyThreadState_SetAsyncExc(PyThread_get_thread_ident(), NULL);
     Py_CLEAR(c->chunk);
@@ -459,7 +452,17 @@ char *gw_call_finish(gw_call *c, int interrupted) {
             Py_XDECREF(res);
         }
     }
-    release_call(c);
+    return err;
+}
+
+/* gw_call_environ is the environ the app was called with (borrowed), when it was kept. */
+PyObject *gw_call_environ(gw_call *c) { return c->environ; }
+
+/* gw_call_finish closes the response and releases the call (see gw_call_close). */
+char *gw_call_finish(gw_call *c, int interrupted) {
+    gw_enter();
+    char *err = gw_call_close(c, interrupted);
+    gw_call_release(c);
     gw_leave();
     return err;
 }

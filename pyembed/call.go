@@ -60,6 +60,10 @@ var callPool = sync.Pool{New: func() any { return new(Call) }}
 // the first step of its response. The caller must hold its OS thread until Finish, so that the
 // whole request runs on one Python thread state.
 func (a *App) Start(environ []byte, contentLength int64, io IO) (*Call, Step) {
+	return a.start(environ, contentLength, io, false)
+}
+
+func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool) (*Call, Step) {
 	call := callPool.Get().(*Call)
 	call.handle = cgo.NewHandle(io)
 	var env *C.char
@@ -67,7 +71,7 @@ func (a *App) Start(environ []byte, contentLength int64, io IO) (*Call, Step) {
 		env = (*C.char)(unsafe.Pointer(&environ[0]))
 	}
 	call.c = C.gw_call_start(a.obj, env, C.Py_ssize_t(len(environ)), C.uintptr_t(call.handle),
-		C.Py_ssize_t(contentLength), &call.step)
+		C.Py_ssize_t(contentLength), cbool(keepEnviron), &call.step)
 	return call, call.result()
 }
 
@@ -85,10 +89,14 @@ func (call *Call) Finish(interrupted bool) string {
 	if call.c != nil {
 		err = takeString(C.gw_call_finish(call.c, cbool(interrupted)))
 	}
+	call.release()
+	return err
+}
+
+func (call *Call) release() {
 	call.handle.Delete()
 	*call = Call{}
 	callPool.Put(call)
-	return err
 }
 
 func (call *Call) result() Step {

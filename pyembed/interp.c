@@ -64,7 +64,9 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
     if (r != NULL) {
         Py_DECREF(r);
         PyObject *setup = PyDict_GetItemString(globals, "_setup");
+        gw_abort_save_runtime();
         r = PyObject_CallFunction(setup, "s", paths);
+        gw_abort_route();
         Py_XDECREF(r);
     }
     if (r == NULL) {

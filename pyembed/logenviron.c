@@ -10,7 +10,7 @@ struct gw_environ_keys {
 };
 
 /* gw_environ_keys_new makes the keys once, from count NUL-terminated UTF-8 names laid end to
- * end, and makes every call keep its environ. */
+ * end. */
 gw_environ_keys *gw_environ_keys_new(const char *names, int count) {
     gw_enter();
     gw_environ_keys *k = calloc(1, sizeof *k);
@@ -23,7 +23,6 @@ gw_environ_keys *gw_environ_keys_new(const char *names, int count) {
                 PyErr_Clear();
             names += n + 1;
         }
-        gw_keep_environ(1);
     }
     gw_leave();
     return k;

@@ -14,8 +14,7 @@ import (
 
 // EnvironKeys are environ keys read from each request's environ once the app has returned, for
 // the access log's {key}e atoms: what the app or a middleware stored there (REMOTE_USER, say)
-// is seen. Once keys exist, every call keeps its environ until Finish, which costs a reference;
-// without them nothing changes.
+// is seen. The call must have been started with StartKeepingEnviron.
 type EnvironKeys struct {
 	c     *C.gw_environ_keys
 	count int

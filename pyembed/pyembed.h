@@ -19,6 +19,8 @@ char *gw_sys_executable(void);
 char *gw_interrupt(unsigned long thread_id);
 void gw_probe(void);
 void gw_at_exit(void);
+void gw_abort_save_runtime(void);
+void gw_abort_route(void);
 
 /* The environ (environ.c) and what every request shares (call.c). */
 int gw_setup_wsgi(int multithread, int multiprocess);
@@ -42,12 +44,23 @@ typedef struct {
 } gw_step;
 
 gw_call *gw_call_start(PyObject *app, const char *env, Py_ssize_t env_len, uintptr_t io,
-                       Py_ssize_t content_length, gw_step *out);
+                       Py_ssize_t content_length, int keep_environ, gw_step *out);
 void gw_call_next(gw_call *c, gw_step *out);
 char *gw_call_finish(gw_call *c, int interrupted);
+char *gw_call_close(gw_call *c, int interrupted);
+void gw_call_release(gw_call *c);
+PyObject *gw_call_environ(gw_call *c);
+
+/* The hooks module (hooks.c). */
+char *gw_hooks_load(const char *source, const char *module, const char *info, char **kind,
+                    char **msg);
+void gw_hooks_set_app(PyObject *app);
+void gw_hook_event(const char *name);
+PyObject *gw_hook_pre_request(const char *fields, Py_ssize_t len);
+char *gw_call_finish_hooked(gw_call *c, int interrupted, PyObject *req, const char *fields,
+                            Py_ssize_t len);
 
 /* Environ keys the access log reads after the app returns (logenviron.c). */
-void gw_keep_environ(int on);
 PyObject *gw_call_environ(gw_call *c);
 typedef struct gw_environ_keys gw_environ_keys;
 gw_environ_keys *gw_environ_keys_new(const char *names, int count);
@@ -64,5 +77,6 @@ int gw_file_wrapper_fd(PyObject *obj);
 /* Go side (callbacks.go): called with the GIL released. */
 extern Py_ssize_t goWSGIRead(uintptr_t io, char *p, Py_ssize_t n);
 extern int goWSGIWrite(uintptr_t io, char *head, Py_ssize_t head_len, char *p, Py_ssize_t n);
+extern void goHookLog(char *level, char *text, Py_ssize_t n);
 
 #endif

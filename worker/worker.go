@@ -34,6 +34,7 @@ func PythonDescription() string { return wsgi.PythonDescription() }
 func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	proctitle.Set(proctitle.Title("worker", cfg.ProcessName()))
 	hb := openHeartbeat()
+	aborts := notifyAbort()
 	reopenLogsOnUSR1(cfg.ErrorLog)
 	listeners, err := openListeners(listenerFiles)
 	if err != nil {
@@ -66,6 +67,8 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
+	go exitOnAbort(aborts, handler)
+	handler.PostWorkerInit()
 	for _, l := range listeners {
 		go acceptLoop(l, srv, class.admission())
 	}
@@ -74,8 +77,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	exit := make(chan int, 1)
 	go func() {
 		if sig := <-stop; sig != syscall.SIGTERM {
-			accesslog.FlushAll()
-			os.Exit(0) // quick stop: requests in flight end with the process
+			quickExit(handler) // requests in flight end with the process
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
 		for _, l := range listeners {
@@ -87,6 +89,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	}()
 	code = class.run(exit)
 	accesslog.FlushAll()
+	handler.WorkerExit()
 	wsgi.AtExit()
 	return code
 }
@@ -146,9 +149,15 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		Attr:         cfg.App.Attr,
 		Call:         cfg.App.Call,
 		Args:         cfg.App.Args,
+		Hooks:        cfg.Hooks,
+		WorkerInfo:   workerInfo(cfg),
 	})
 	var loadErr *wsgi.LoadError
+	var hooksErr *wsgi.HooksError
 	switch {
+	case errors.As(err, &hooksErr):
+		errorlog.Error("Failed to load hooks module %q: %s: %s", hooksErr.Module, hooksErr.Kind, hooksErr.Detail)
+		return nil, ExitLoadError
 	case errors.As(err, &loadErr):
 		errorlog.Error("Failed to load application %q: %s: %s", cfg.App.Raw, loadErr.Kind, loadErr.Detail)
 		return nil, ExitLoadError

@@ -34,6 +34,7 @@ func (h *Handler) SetAccessLog(log *accesslog.Logger) {
 	hook := &accessHook{log: log, format: log.Format()}
 	if keys := hook.format.EnvironKeys(); len(keys) > 0 {
 		hook.environ = pyembed.NewEnvironKeys(keys)
+		h.keepEnviron = true
 	}
 	h.access = hook
 }

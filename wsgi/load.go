@@ -22,6 +22,9 @@ type Options struct {
 	Module, Attr string
 	Call         bool
 	Args         string
+	// Hooks is the hooks module to import before the app ("" for none), and WorkerInfo the
+	// worker object its hooks get, as JSON (see pyembed.LoadHooks).
+	Hooks, WorkerInfo string
 }
 
 // LoadError says why the application could not be loaded; Kind is one of: module not found,
@@ -29,7 +32,8 @@ type Options struct {
 type LoadError = pyembed.LoadError
 
 // Load starts the interpreter on the calling thread (which must stay locked to it) and loads the
-// app. A *LoadError means the app itself failed; any other error, the interpreter.
+// app. A *LoadError means the app itself failed, a *HooksError the hooks module; any other
+// error, the interpreter.
 func Load(o Options) (*Handler, error) {
 	exe := ""
 	if o.Virtualenv != "" {
@@ -41,12 +45,22 @@ func Load(o Options) (*Handler, error) {
 	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
 		return nil, err
 	}
+	var hooks *pyembed.Hooks
+	if o.Hooks != "" {
+		var err error
+		if hooks, err = loadHooks(o.Hooks, o.WorkerInfo); err != nil {
+			return nil, err
+		}
+	}
 	app, err := pyembed.LoadApp(o.Module, o.Attr, o.Call, o.Args)
 	if err != nil {
 		return nil, err
 	}
 	h := NewHandler(app, o.ScriptName)
 	h.proxy = newProxyPolicy(o.ProxyHeaders)
+	if hooks != nil {
+		h.useHooks(hooks, app)
+	}
 	return h, nil
 }
 

@@ -23,6 +23,11 @@ type Handler struct {
 	proxy      proxyPolicy
 	inFlight   inFlight
 	access     *accessHook // nil without an access log
+	// workerHooks is the hooks module (nil for none); hooks is set when it has request hooks.
+	workerHooks *pyembed.Hooks
+	hooks       *requestHooks
+	// keepEnviron keeps each request's environ until the call ends, for the access log.
+	keepEnviron bool
 }
 
 // NewHandler serves app, mounted at scriptName ("" for the root).
@@ -46,6 +51,7 @@ type exchange struct {
 	failed   bool  // the client went away
 	bodyErr  error // reading the request body failed
 	access   accessState
+	hooked   *hookedRequest
 
 	// Guarded by Handler.inFlight.mu while the request is in flight.
 	start       time.Time
@@ -70,7 +76,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 		return
 	}
 	h.inFlight.add(ex)
-	call, st := h.app.Start(ex.env.b, req.ContentLength, ex)
+	call, st := h.start(ex)
 	for !ex.failed {
 		if st.Head != nil && !ex.setHead(st.Head, &st) {
 			break
@@ -105,7 +111,7 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 	}
 	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
 	// instead of landing in whatever runs next on this thread.
-	if msg := call.Finish(h.inFlight.remove(ex)); msg != "" {
+	if msg := h.finish(call, ex, h.inFlight.remove(ex)); msg != "" {
 		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
 	}
 	ex.req, ex.w = nil, nil

@@ -60,6 +60,7 @@ func run() int {
 		return master.Run(cfg, version)
 	}
 	listeners, err := inheritedListeners(os.Getenv(master.ListenFDsEnv))
+	worker.Age, _ = strconv.Atoi(os.Getenv(master.WorkerIDEnv))
 	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
 	os.Unsetenv(master.WorkerIDEnv)
 	os.Unsetenv(master.ListenFDsEnv)

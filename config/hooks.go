@@ -1,0 +1,66 @@
+package config
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// ShellHooks are the master's events as shell commands (run with /bin/sh -c); "" means none.
+// The master runs no Python, so gunicorn's master-side hook functions become commands here.
+type ShellHooks struct {
+	OnStarting      string
+	WhenReady       string
+	OnReload        string
+	ChildExit       string
+	NworkersChanged string
+	OnExit          string
+}
+
+// hookOptions are the hook settings as typed.
+type hookOptions struct {
+	module string
+	shell  ShellHooks
+}
+
+func (h *hookOptions) declare(fs *pflag.FlagSet) {
+	fs.StringVar(&h.module, "hooks", "",
+		"call the functions of the Python `MODULE` in each worker: post_worker_init, pre_request, post_request, worker_int, worker_abort, worker_exit")
+	shell := []struct {
+		target *string
+		name   string
+		when   string
+	}{
+		{&h.shell.OnStarting, "on-starting", "before the master opens its sockets"},
+		{&h.shell.WhenReady, "when-ready", "once the first workers are all ready"},
+		{&h.shell.OnReload, "on-reload", "on HUP"},
+		{&h.shell.ChildExit, "child-exit", "after a worker process ends"},
+		{&h.shell.NworkersChanged, "nworkers-changed", "when TTIN, TTOU or WINCH change the number of workers"},
+		{&h.shell.OnExit, "on-exit", "before the master exits"},
+	}
+	for _, s := range shell {
+		fs.StringVar(s.target, s.name, "", "run the shell `COMMAND` "+s.when+" (details in GOWSGI_* variables)")
+	}
+}
+
+// pythonModule is a dotted Python module name.
+var pythonModule = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+func (h *hookOptions) resolve(cfg *Config) error {
+	if name, isFile := strings.CutSuffix(h.module, ".py"); isFile && pythonModule.MatchString(name) {
+		return invalidValue("hooks", h.module, "name the module, not its file: "+name)
+	}
+	if h.module != "" && !pythonModule.MatchString(h.module) {
+		return invalidValue("hooks", h.module, "expected a Python module name such as mypkg.hooks")
+	}
+	cfg.Hooks, cfg.ShellHooks = h.module, h.shell
+	return nil
+}
+
+// hookFunctions are gunicorn's worker-side hook settings: in gowsgi they are functions of the
+// hooks module, and a config file that names one is told so.
+var hookFunctions = map[string]bool{
+	"post-worker-init": true, "pre-request": true, "post-request": true,
+	"worker-int": true, "worker-abort": true, "worker-exit": true,
+}

@@ -1,0 +1,121 @@
+package pyembed
+
+/*
+#include <stdlib.h>
+#include "pyembed.h"
+*/
+import "C"
+
+import (
+	_ "embed"
+	"strings"
+	"unsafe"
+)
+
+//go:embed hooks.py
+var hooksSource string
+
+// The hooks a hooks module may define, by the names gunicorn gives them.
+const (
+	PostWorkerInit = "post_worker_init"
+	PreRequest     = "pre_request"
+	PostRequest    = "post_request"
+	WorkerInt      = "worker_int"
+	WorkerAbort    = "worker_abort"
+	WorkerExit     = "worker_exit"
+)
+
+// HookLog receives what hook code writes through worker.log, and the traceback of a hook that
+// raised; level is "debug", "info", "warning", "error" or "critical". It is called with the
+// GIL released.
+var HookLog = func(level, text string) {}
+
+//export goHookLog
+func goHookLog(level *C.char, text *C.char, n C.Py_ssize_t) {
+	HookLog(C.GoString(level), C.GoStringN(text, C.int(n)))
+}
+
+// Hooks is an imported hooks module.
+type Hooks struct {
+	defined map[string]bool
+}
+
+// LoadHooks imports the hooks module. workerInfo is the worker object's description as JSON:
+// {"age": N, "cfg": {setting: value, …}}. A *LoadError says why the module failed.
+func LoadHooks(module, workerInfo string) (*Hooks, error) {
+	csrc, cm, cinfo := C.CString(hooksSource), C.CString(module), C.CString(workerInfo)
+	defer C.free(unsafe.Pointer(csrc))
+	defer C.free(unsafe.Pointer(cm))
+	defer C.free(unsafe.Pointer(cinfo))
+	var kind, msg *C.char
+	names := C.gw_hooks_load(csrc, cm, cinfo, &kind, &msg)
+	if names == nil {
+		return nil, &LoadError{Kind: takeString(kind), Detail: takeString(msg)}
+	}
+	h := &Hooks{defined: map[string]bool{}}
+	for _, name := range strings.Split(takeString(names), "\n") {
+		if name != "" {
+			h.defined[name] = true
+		}
+	}
+	return h, nil
+}
+
+// Defines reports whether the module has the named hook.
+func (h *Hooks) Defines(name string) bool { return h.defined[name] }
+
+// SetApp makes the app the worker object's wsgi attribute.
+func (h *Hooks) SetApp(app *App) { C.gw_hooks_set_app(app.obj) }
+
+// Run calls one of the worker's own hooks (post_worker_init, worker_int, worker_abort,
+// worker_exit) if the module defines it. It waits for the GIL.
+func (h *Hooks) Run(name string) {
+	if !h.defined[name] {
+		return
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	C.gw_hook_event(cname)
+}
+
+// HookRequest is the request object pre_request received, kept for post_request.
+type HookRequest struct {
+	obj *C.PyObject
+}
+
+// PreRequest makes the request object from fields (see AppendField: method, target, path,
+// query, protocol, client address and port, scheme, then header names and values) and calls
+// pre_request with it when the module defines it. Call it on the request's thread.
+func (h *Hooks) PreRequest(fields []byte) HookRequest {
+	return HookRequest{obj: C.gw_hook_pre_request(bytesPtr(fields), C.Py_ssize_t(len(fields)))}
+}
+
+// StartKeepingEnviron is Start for a request that post_request will see: the environ stays
+// with the call until FinishHooked.
+func (a *App) StartKeepingEnviron(environ []byte, contentLength int64, io IO) (*Call, Step) {
+	return a.start(environ, contentLength, io, true)
+}
+
+// FinishHooked is Finish with post_request called after close(), with the request object,
+// the environ and a response made from fields (body bytes sent in decimal, status, then header
+// names and values).
+func (call *Call) FinishHooked(interrupted bool, req HookRequest, fields []byte) string {
+	err := takeString(C.gw_call_finish_hooked(call.c, cbool(interrupted), req.obj,
+		bytesPtr(fields), C.Py_ssize_t(len(fields))))
+	call.release()
+	return err
+}
+
+// AppendField packs one field for PreRequest or FinishHooked: its length, then its bytes.
+func AppendField[T string | []byte](b []byte, field T) []byte {
+	n := uint32(len(field))
+	b = append(b, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	return append(b, field...)
+}
+
+func bytesPtr(b []byte) *C.char {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.char)(unsafe.Pointer(&b[0]))
+}

@@ -1,0 +1,217 @@
+# Runs in a worker's interpreter when --hooks names a module, before the app is imported: it
+# imports that module and calls its hook functions with objects shaped like gunicorn's, so that
+# hooks written for gunicorn keep working.
+import importlib
+import inspect
+import json
+import os
+import traceback
+import types
+
+# The C function (level, utf-8 bytes) that writes a line to gowsgi's error log; set before _load.
+_log_write = None
+
+HOOK_NAMES = ("post_worker_init", "pre_request", "post_request", "worker_int", "worker_abort",
+              "worker_exit")
+
+_LEVELS = ((50, "critical"), (40, "error"), (30, "warning"), (20, "info"), (0, "debug"))
+
+
+def _write(level, text):
+    _log_write(level, str(text).encode("utf-8", "backslashreplace"))
+
+
+class Log:
+    """worker.log: the methods of gunicorn's logger, writing to gowsgi's error log."""
+
+    def _emit(self, level, msg, args, exc_info=None):
+        text = str(msg) % args if args else str(msg)
+        if exc_info:
+            if isinstance(exc_info, BaseException):
+                exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+            if not isinstance(exc_info, tuple):
+                exc_info = None
+            text += "\n" + "".join(traceback.format_exception(*exc_info) if exc_info
+                                    else traceback.format_exc())
+        _write(level, text)
+
+    def debug(self, msg, *args, exc_info=None, **_):
+        self._emit("debug", msg, args, exc_info)
+
+    def info(self, msg, *args, exc_info=None, **_):
+        self._emit("info", msg, args, exc_info)
+
+    def warning(self, msg, *args, exc_info=None, **_):
+        self._emit("warning", msg, args, exc_info)
+
+    warn = warning
+
+    def error(self, msg, *args, exc_info=None, **_):
+        self._emit("error", msg, args, exc_info)
+
+    def critical(self, msg, *args, exc_info=None, **_):
+        self._emit("critical", msg, args, exc_info)
+
+    def exception(self, msg, *args, exc_info=True, **_):
+        self._emit("error", msg, args, exc_info)
+
+    def log(self, lvl, msg, *args, exc_info=None, **_):
+        if isinstance(lvl, str):
+            level = lvl.lower()
+        else:
+            level = next(name for floor, name in _LEVELS if lvl >= floor)
+        self._emit(level, msg, args, exc_info)
+
+
+class Worker:
+    """What gunicorn's worker object carries that hooks use."""
+
+    def __init__(self, info):
+        self.age = info["age"]
+        self.pid = os.getpid()
+        self.ppid = os.getppid()
+        self.cfg = types.SimpleNamespace(**info["cfg"])
+        self.app = types.SimpleNamespace(app_uri=self.cfg.wsgi_app, cfg=self.cfg)
+        self.timeout = self.cfg.timeout
+        self.max_requests = self.cfg.max_requests
+        self.log = Log()
+        self.wsgi = None
+        self.booted = False
+        self.aborted = False
+        self.alive = True
+
+    def __repr__(self):
+        return "<gowsgi Worker %d>" % self.pid
+
+
+class Server:
+    """The master as worker_exit(server, worker) sees it: gunicorn passes its arbiter there."""
+
+    def __init__(self, worker):
+        self.pid = worker.ppid
+        self.cfg = worker.cfg
+        self.app = worker.app
+        self.log = worker.log
+        self.num_workers = worker.cfg.workers
+
+
+def _address(host, port):
+    return (host, int(port)) if port else host
+
+
+class Request:
+    """The request as gunicorn's pre_request and post_request see it; headers are (NAME, value)
+    pairs in the order received, names upper-cased."""
+
+    def __init__(self, fields):
+        (self.method, self.uri, self.path, self.query, proto, host, port,
+         self.scheme) = fields[:8]
+        self.headers = list(zip(fields[8::2], fields[9::2]))
+        self.version = (int(proto[5]), int(proto[7])) if proto[:5] == "HTTP/" and len(proto) == 8 else proto
+        self.fragment = ""
+        self.peer_addr = self.remote_addr = _address(host, port)
+
+    def __repr__(self):
+        return "<gowsgi Request %s %s>" % (self.method, self.uri)
+
+
+class Response:
+    """What went back to the client: status ("200 OK"), status_code, headers as given, body
+    bytes sent, and the Content-Length the app declared (None without one)."""
+
+    def __init__(self, fields):
+        sent, status = fields[:2]
+        self.headers = list(zip(fields[2::2], fields[3::2]))
+        self.status = status or None
+        self.status_code = int(status[:3]) if status else None
+        self.sent = int(sent)
+        self.response_length = None
+        for name, value in self.headers:
+            if name.lower() == "content-length" and value.isdigit():
+                self.response_length = int(value)
+
+    def __repr__(self):
+        return "<gowsgi Response %s>" % self.status
+
+
+_functions = {}
+_worker = None
+_arities = {}
+
+
+def _arity(fn):
+    """How many positional arguments fn takes; None for any number."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _load(module, info):
+    """Imports the hooks module; returns (names of the hooks it defines, None, None) or (None,
+    kind, message with traceback)."""
+    global _worker
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        name = getattr(exc, "name", None)
+        if name is not None and (module == name or module.startswith(name + ".")):
+            return None, "module not found", "%s\n%s" % (exc, traceback.format_exc())
+        return None, "import raised", traceback.format_exc()
+    except BaseException:
+        return None, "import raised", traceback.format_exc()
+    for name in HOOK_NAMES:
+        fn = getattr(mod, name, None)
+        if fn is None:
+            continue
+        if not callable(fn):
+            return None, "not callable", "%s.%s is %r, not a function" % (module, name, type(fn).__name__)
+        _functions[name] = fn
+        _arities[name] = _arity(fn)
+    _worker = Worker(json.loads(info))
+    return "\n".join(_functions), None, None
+
+
+def _call(name, *args):
+    try:
+        _functions[name](*args)
+    except BaseException:
+        _write("error", "Exception in %s hook\n%s" % (name, traceback.format_exc()))
+
+
+def _set_app(app):
+    _worker.wsgi = app
+
+
+def _event(name):
+    """Runs one of the worker's own events, if the module defines it."""
+    if name in ("worker_int", "worker_abort", "worker_exit"):
+        _worker.alive = False
+    if name == "worker_abort":
+        _worker.aborted = True
+    if name not in _functions:
+        return
+    if name == "worker_exit" and (_arities[name] is None or _arities[name] >= 2):
+        _call(name, Server(_worker), _worker)
+    else:
+        _call(name, _worker)
+    if name == "post_worker_init":
+        _worker.booted = True
+
+
+def _pre_request(fields):
+    req = Request(fields)
+    if "pre_request" in _functions:
+        _call("pre_request", _worker, req)
+    return req
+
+
+def _post_request(req, environ, fields):
+    if "post_request" not in _functions:
+        return
+    arity = _arities["post_request"]
+    args = (_worker, req, environ, Response(fields))
+    _call("post_request", *(args if arity is None else args[:max(arity, 2)]))
