@@ -54,6 +54,7 @@ func TestDefaults(t *testing.T) {
 		GracefulTimeout:       30,
 		Timeout:               30,
 		Backlog:               2048,
+		ReloadEngine:          "auto",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -104,6 +105,7 @@ func TestEveryFlag(t *testing.T) {
 		MaxRequestsJitter:     10,
 		MaxWorkerMemory:       256,
 		Backlog:               2048,
+		ReloadEngine:          "auto",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags:\n got %+v\nwant %+v", cfg, want)

@@ -43,6 +43,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	if handler == nil {
 		return code
 	}
+	reloading := watchForReload(cfg)
 	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, handler)
 	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
 	srv := newHTTPServer(Limits{
@@ -66,8 +67,14 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
 	exit := make(chan int, 1)
 	go func() {
-		if sig := <-stop; sig != syscall.SIGTERM {
-			os.Exit(0) // quick stop: requests in flight end with the process
+		exitCode := 0
+		select {
+		case sig := <-stop:
+			if sig != syscall.SIGTERM {
+				os.Exit(0) // quick stop: requests in flight end with the process
+			}
+		case <-reloading:
+			exitCode = ExitReload
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
 		for _, l := range listeners {
@@ -75,7 +82,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		}
 		srv.shutdown()
 		srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
-		exit <- 0
+		exit <- exitCode
 	}()
 	code = class.run(exit)
 	wsgi.AtExit()
@@ -122,6 +129,7 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		return nil, ExitBootError
 	}
 	runtime.LockOSThread()
+	setEnvironment(cfg.Env)
 	handler, err := wsgi.Load(wsgi.Options{
 		Virtualenv:   cfg.Virtualenv,
 		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
@@ -137,6 +145,9 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	switch {
 	case errors.As(err, &loadErr):
 		errorlog.Error("Failed to load application %q: %s: %s", cfg.App.Raw, loadErr.Kind, loadErr.Detail)
+		if cfg.Reload {
+			return serveLoadFailure(cfg, loadErr)
+		}
 		return nil, ExitLoadError
 	case err != nil:
 		errorlog.Error("Worker failed to boot: %v", err)
