@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// ReloadEngines are the ways --reload can watch files, with gunicorn's names: auto takes
+// reloadEngines are the ways --reload can watch files, with gunicorn's names: auto takes
 // inotify when the kernel offers it and polls otherwise.
-var ReloadEngines = []string{"auto", "inotify", "poll"}
+var reloadEngines = []string{"auto", "inotify", "poll"}
 
 // resolveOperations takes the settings that say how gowsgi is run rather than how it serves:
 // --check-config, --print-config, -e and --reload. Extra files to watch are made absolute
@@ -22,8 +22,8 @@ func resolveOperations(cfg *Config, o *options, file *configFile) error {
 	}
 	cfg.Env = o.env
 	cfg.Reload = o.reload
-	if !slices.Contains(ReloadEngines, o.reloadEngine) {
-		return invalidValue("reload-engine", o.reloadEngine, "choose "+strings.Join(ReloadEngines, ", "))
+	if !slices.Contains(reloadEngines, o.reloadEngine) {
+		return invalidValue("reload-engine", o.reloadEngine, "choose "+strings.Join(reloadEngines, ", "))
 	}
 	cfg.ReloadEngine = o.reloadEngine
 	for _, path := range o.reloadExtra {

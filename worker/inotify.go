@@ -2,12 +2,15 @@ package worker
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"gowsgi/errorlog"
 )
 
 // inotifyEvents are the changes of a directory entry that can change a module: its content
@@ -30,6 +33,9 @@ type inotifyWatcher struct {
 	byWD   map[int32]string // the reverse
 	files  map[string]bool  // the paths to report
 	failed map[string]bool  // directories that cannot be watched, tried once
+	// warned is set once a directory that exists could not be watched (the kernel's limit on
+	// watches, most likely): said once, not for every directory.
+	warned bool
 }
 
 func newInotifyWatcher() (*inotifyWatcher, error) {
@@ -64,6 +70,11 @@ func (w *inotifyWatcher) add(paths []string) {
 			wd, err := unix.InotifyAddWatch(w.fd, dir, inotifyEvents|unix.IN_ONLYDIR)
 			if err != nil {
 				w.failed[dir] = true
+				if !w.warned && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+					w.warned = true
+					errorlog.Warning("Can't watch %s for --reload: %v; its files are not watched "+
+						"(try --reload-engine poll)", dir, err)
+				}
 				continue
 			}
 			w.dirs[dir], w.byWD[int32(wd)] = wd, dir
