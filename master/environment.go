@@ -46,6 +46,27 @@ func (e *environment) apply(previous, next []string) {
 	}
 }
 
+// forWorker returns environ with the variables -e set as they were before: a worker resolves
+// its settings against the environment its master resolved them against (-e WEB_CONCURRENCY=4
+// must not change them), then sets -e's variables itself before the app loads.
+func (e *environment) forWorker(environ []string) []string {
+	if len(e.original) == 0 {
+		return environ
+	}
+	out := make([]string, 0, len(environ))
+	for _, entry := range environ {
+		key, _, _ := strings.Cut(entry, "=")
+		earlier, set := e.original[key]
+		switch {
+		case !set:
+			out = append(out, entry)
+		case earlier != nil:
+			out = append(out, key+"="+*earlier)
+		}
+	}
+	return out
+}
+
 // snapshotEnvironment returns a getenv over the environment as it is now, before -e changes
 // it, so that settings resolved again on HUP see what the first resolution saw.
 func snapshotEnvironment() func(string) string {

@@ -186,6 +186,11 @@ func TestEnvironmentFollowsTheSettings(t *testing.T) {
 	if os.Getenv("GOWSGI_TEST_KEPT") != "set" || os.Getenv("GOWSGI_TEST_NEW") != "a=b" {
 		t.Fatalf("after -e: %q %q", os.Getenv("GOWSGI_TEST_KEPT"), os.Getenv("GOWSGI_TEST_NEW"))
 	}
+	// Workers start with what the variables held before, and set -e's values themselves.
+	worker := env.forWorker([]string{"A=1", "GOWSGI_TEST_KEPT=set", "GOWSGI_TEST_NEW=a=b"})
+	if !slices.Equal(worker, []string{"A=1", "GOWSGI_TEST_KEPT=original"}) {
+		t.Errorf("a worker's environment: %q", worker)
+	}
 	env.apply([]string{"GOWSGI_TEST_KEPT=set", "GOWSGI_TEST_NEW=a=b"}, []string{"GOWSGI_TEST_NEW=c"})
 	if os.Getenv("GOWSGI_TEST_KEPT") != "original" || os.Getenv("GOWSGI_TEST_NEW") != "c" {
 		t.Errorf("after a reload without KEPT: %q %q", os.Getenv("GOWSGI_TEST_KEPT"), os.Getenv("GOWSGI_TEST_NEW"))

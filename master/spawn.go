@@ -90,7 +90,7 @@ func (a *arbiter) spawnWorker() error {
 		WorkerIDEnv+"="+strconv.Itoa(a.lastID),
 		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)),
 		HeartbeatFDEnv+"="+strconv.Itoa(FirstListenFD+len(a.listeners)))
-	cmd.Env = append(cmd.Env, a.cfg.WorkerEnv()...)
+	cmd.Env = append(a.env.forWorker(cmd.Env), a.cfg.WorkerEnv()...)
 	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

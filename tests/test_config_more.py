@@ -146,6 +146,17 @@ def test_env_reaches_the_app_and_a_pair_without_equals_exits_2(gowsgi, site):
     assert result.stderr == 'gowsgi: error: invalid value "GREETING" for -e/--env: expected KEY=VALUE\n'
 
 
+def test_env_does_not_change_the_settings_workers_resolve(gowsgi, site):
+    (site / "multi.py").write_text(
+        "import os\n\ndef app(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [('%s %s' % (environ['wsgi.multiprocess'], os.environ['WEB_CONCURRENCY'])).encode()]\n")
+    server = gowsgi("multi:app", "-e", "WEB_CONCURRENCY=3", cwd=site)
+    # One worker, as the master resolved it; the app still sees the variable -e set.
+    assert requests.get(server.url, timeout=15).text == "False 3"
+    assert len(server.workers()) == 1
+
+
 def reload_log_is_clean(server):
     """The master took each reload for what it is, not for a failure or a crash loop."""
     log = server.log()

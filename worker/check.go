@@ -24,7 +24,8 @@ func CheckApp(cfg *config.Config) int {
 }
 
 // setEnvironment applies -e/--env before Python starts, so that the app sees the variables in
-// os.environ; the master has set them in its own environment too.
+// os.environ. The master has them in its own environment, but starts workers without them, so
+// that workers resolve their settings as it did.
 func setEnvironment(pairs []string) {
 	for _, pair := range pairs {
 		key, value, _ := strings.Cut(pair, "=")
