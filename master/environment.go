@@ -46,9 +46,9 @@ func (e *environment) apply(previous, next []string) {
 	}
 }
 
-// forWorker returns environ with the variables -e set as they were before: a worker resolves
-// its settings against the environment its master resolved them against (-e WEB_CONCURRENCY=4
-// must not change them), then sets -e's variables itself before the app loads.
+// forWorker returns environ with the variables -e set as they were before: a worker (or a new
+// master started by USR2) resolves its settings against the environment this master resolved
+// them against (-e WEB_CONCURRENCY=4 must not change them), then sets -e's variables itself.
 func (e *environment) forWorker(environ []string) []string {
 	if len(e.original) == 0 {
 		return environ
