@@ -270,6 +270,7 @@ func editDistance(a, b string) int {
 	return previous[len(b)]
 }
 
+// readText returns the text the master passed, or else the file's content.
 func readText(path, name, pinnedText string) ([]byte, error) {
 	if pinnedText != "" {
 		text, err := strconv.Unquote(pinnedText)

@@ -33,7 +33,7 @@ type reconfiguration struct {
 	// unchanged bind, and opened, those it opened for a new one.
 	listeners []*os.File
 	opened    []*os.File
-	// socketFiles are the unix socket files opened created.
+	// socketFiles are the unix socket files created for the sockets in opened.
 	socketFiles []string
 	// pidfile is the pid file written for next, when it names another file.
 	pidfile string
