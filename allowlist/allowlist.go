@@ -74,3 +74,20 @@ func (l List) Allows(addr netip.Addr) bool {
 	}
 	return false
 }
+
+// String is the list as it is matched, comma-separated, with single addresses without their
+// prefix length: what --print-config shows.
+func (l List) String() string {
+	var entries []string
+	if l.any {
+		entries = append(entries, "*")
+	}
+	for _, p := range l.prefixes {
+		if p.IsSingleIP() {
+			entries = append(entries, p.Addr().String())
+		} else {
+			entries = append(entries, p.String())
+		}
+	}
+	return strings.Join(entries, ",")
+}

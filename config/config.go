@@ -82,6 +82,20 @@ type Config struct {
 	// are the master's hook commands.
 	Hooks      string
 	ShellHooks ShellHooks
+
+	// ConfigText is the config file's content as read, so that workers apply exactly the file
+	// their master parsed, even once it has been edited (see WorkerEnv).
+	ConfigText string
+	// CheckConfig and PrintConfig ask for a check or a print of the settings instead of serving.
+	CheckConfig bool
+	PrintConfig bool
+	// Env holds KEY=VALUE pairs (-e, raw_env) set in the master's and workers' environment.
+	Env []string
+	// Reload restarts a worker when a file its app imported, or one of ReloadExtraFiles (made
+	// absolute), changes; ReloadEngine is auto, inotify or poll.
+	Reload           bool
+	ReloadEngine     string
+	ReloadExtraFiles []string
 }
 
 // AppSpec names the WSGI callable.

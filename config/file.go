@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -19,10 +20,20 @@ const DefaultFile = "gowsgi.yaml"
 // disappears later. It is gowsgi's own business, not a setting for users.
 const FileEnv = "GOWSGI_RESOLVED_CONFIG"
 
+// FileTextEnv carries the content of that file, Go-quoted, as the master read it: a worker
+// started after the file was edited applies what its master applies, not the edit, until a
+// HUP makes the master read the file again.
+const FileTextEnv = "GOWSGI_RESOLVED_CONFIG_TEXT"
+
+// maxPinnedText bounds the file content handed over in FileTextEnv, well below the kernel's
+// limit on one environment string; a larger file is read again by each worker.
+const maxPinnedText = 64 << 10
+
 const noFile = "-"
 
 // notInFile are flags that make no sense inside a config file.
-var notInFile = map[string]bool{"config": true, "help": true, "version": true}
+var notInFile = map[string]bool{"config": true, "help": true, "version": true,
+	"check-config": true, "print-config": true}
 
 // gunicornNames maps gunicorn's setting names that differ from gowsgi's flags, so a setting
 // copied from a gunicorn config works.
@@ -34,9 +45,11 @@ var gunicornNames = map[string]string{
 	// gunicorn's proxy_allow_ips is --proxy-allow-from on its command line.
 	"proxy-allow-ips": "proxy-allow-from",
 	// gunicorn's names for the logging flags.
-	"accesslog":         "access-logfile",
-	"access-log-format": "access-logformat",
-	"loglevel":          "log-level",
+	"accesslog":          "access-logfile",
+	"access-log-format":  "access-logformat",
+	"loglevel":           "log-level",
+	"raw-env":            "env",
+	"reload-extra-files": "reload-extra-file",
 }
 
 // notYetSupported are gunicorn settings gowsgi does not have yet: a config file that uses one is
@@ -44,8 +57,7 @@ var gunicornNames = map[string]string{
 var notYetSupported = map[string]bool{}
 
 func init() {
-	for _, name := range strings.Fields(`reload reload-engine reload-extra-files reload-extra-file
-		check-config print-config preload-app preload raw-env env
+	for _, name := range strings.Fields(`preload-app preload
 		logconfig logconfig-dict logconfig-json log-config-json
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
 		statsd-prefix dogstatsd-tags control-socket worker-connections
@@ -69,16 +81,22 @@ type configFile struct {
 	path     string
 	name     string
 	settings []fileSetting
-	// app is wsgi_app, when hasApp.
-	app    AppSpec
-	hasApp bool
+	// app is wsgi_app, when hasApp, given at appLine.
+	app     AppSpec
+	hasApp  bool
+	appLine int
+	// text is the file's content.
+	text string
 	// schemeHeaders is secure_scheme_headers, nil when the file does not set it.
 	schemeHeaders map[string]string
 }
 
 func (c *configFile) errorAt(line int, format string, a ...any) error {
-	return fmt.Errorf("%s:%d: %s", c.name, line, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%s: %s", c.at(line), fmt.Sprintf(format, a...))
 }
+
+// at names a line of the file, "gowsgi.yaml:3".
+func (c *configFile) at(line int) string { return fmt.Sprintf("%s:%d", c.name, line) }
 
 // findFile says which config file to read: the one the master pinned for its workers, -c, or
 // ./gowsgi.yaml when present. It returns "" for none, and the name as the user wrote it.
@@ -103,17 +121,19 @@ func findFile(given, pinned string) (path, name string, err error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// loadFile reads the config file and turns each key into arguments, checking names and types
-// here; values are checked when the arguments are parsed.
-func loadFile(path, name string, fs *pflag.FlagSet) (*configFile, error) {
+// loadFile reads the config file, or takes its content from pinnedText (FileTextEnv) when the
+// master passed it, and turns each key into arguments, checking names and types here; values
+// are checked when the arguments are parsed.
+func loadFile(path, name, pinnedText string, fs *pflag.FlagSet) (*configFile, error) {
 	file := &configFile{path: path, name: name}
 	if path == "" {
 		return file, nil
 	}
-	text, err := os.ReadFile(path)
+	text, err := readText(path, name, pinnedText)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read config file %s: %v", name, errors.Unwrap(err))
+		return nil, err
 	}
+	file.text = string(text)
 	var doc yaml.Node
 	if err := yaml.Unmarshal(text, &doc); err != nil {
 		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -139,7 +159,7 @@ func loadFile(path, name string, fs *pflag.FlagSet) (*configFile, error) {
 			if file.app, err = ParseAppSpec(value.Value); err != nil {
 				return nil, file.errorAt(keyNode.Line, "%s: %v", key, err)
 			}
-			file.hasApp = true
+			file.hasApp, file.appLine = true, keyNode.Line
 			continue
 		}
 		if isSchemeHeadersKey(key) {
@@ -260,10 +280,31 @@ func editDistance(a, b string) int {
 	return previous[len(b)]
 }
 
-// PinnedFile is the value of FileEnv that makes workers read the config file this process read.
-func (c *Config) PinnedFile() string {
-	if c.ConfigFile == "" {
-		return noFile
+// readText returns the text the master passed, or else the file's content.
+func readText(path, name, pinnedText string) ([]byte, error) {
+	if pinnedText != "" {
+		text, err := strconv.Unquote(pinnedText)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a quoted string", FileTextEnv)
+		}
+		return []byte(text), nil
 	}
-	return c.ConfigFile
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file %s: %v", name, errors.Unwrap(err))
+	}
+	return text, nil
+}
+
+// WorkerEnv is the environment entries that make a worker resolve the settings this Config
+// holds: the config file this process read, and its content as read.
+func (c *Config) WorkerEnv() []string {
+	if c.ConfigFile == "" {
+		return []string{FileEnv + "=" + noFile}
+	}
+	env := []string{FileEnv + "=" + c.ConfigFile}
+	if len(c.ConfigText) <= maxPinnedText {
+		env = append(env, FileTextEnv+"="+strconv.Quote(c.ConfigText))
+	}
+	return env
 }

@@ -67,6 +67,12 @@ type options struct {
 	config          string
 	tls             tlsOptions
 	hooks           hookOptions
+	checkConfig     bool
+	printConfig     bool
+	env             []string
+	reload          bool
+	reloadEngine    string
+	reloadExtra     []string
 	version         bool
 	help            bool
 }
@@ -172,6 +178,12 @@ func (o *options) flagSet() *pflag.FlagSet {
 	o.tls.declare(fs)
 	o.hooks.declare(fs)
 	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
+	fs.BoolVar(&o.checkConfig, "check-config", false, "load the app in a worker process to check the settings and the app, then exit: 0 when it loads")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print every resolved setting and where its value came from, then exit")
+	fs.StringArrayVarP(&o.env, "env", "e", nil, "set `KEY=VALUE` in the environment of the master and the workers; repeatable")
+	fs.BoolVar(&o.reload, "reload", false, "restart a worker when a Python file its app imported changes (for development)")
+	fs.StringVar(&o.reloadEngine, "reload-engine", "auto", "watch files for --reload with `ENGINE`: auto, inotify or poll (default auto)")
+	fs.StringArrayVar(&o.reloadExtra, "reload-extra-file", nil, "with --reload, also restart workers when `FILE` changes; repeatable")
 	fs.BoolVarP(&o.version, "version", "v", false, "print gowsgi's and the embedded Python's versions and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
@@ -182,61 +194,78 @@ func (o *options) flagSet() *pflag.FlagSet {
 // line. It resolves every default and relative path, so that the master and its workers, which
 // parse the same arguments, agree on everything.
 func Parse(args []string, getenv func(string) string) (*Config, error) {
+	cfg, _, err := Resolve(args, getenv)
+	return cfg, err
+}
+
+// Resolve is Parse that also tells each setting's value and where it came from, for
+// --print-config and for the master's account of what a reload changed.
+func Resolve(args []string, getenv func(string) string) (*Config, Settings, error) {
 	envArgs, err := splitCommandLine(getenv(CmdArgsEnv))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, err)
+		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, err)
 	}
 	// A first look at the arguments finds -c, -h and -v before the file is read, so that help
 	// works even when the file is broken.
 	first := newOptions()
 	firstFlags := first.flagSet()
 	if err := firstFlags.Parse(envArgs); err != nil {
-		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
 	}
 	if err := firstFlags.Parse(args); err != nil {
-		return nil, describeFlagError(err)
+		return nil, nil, describeFlagError(err)
 	}
 	if first.help {
-		return nil, ErrHelp
+		return nil, nil, ErrHelp
 	}
 	if first.version {
-		return nil, ErrVersion
+		return nil, nil, ErrVersion
 	}
 	path, name, err := findFile(first.config, getenv(FileEnv))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o := newOptions()
 	fs := o.flagSet()
-	file, err := loadFile(path, name, fs)
+	file, err := loadFile(path, name, getenv(FileTextEnv), fs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// fromFile says which flags still hold the config file's value, so that a value found bad
 	// when the settings are resolved is reported at its line in the file.
 	fromFile := map[string]fileSetting{}
 	for _, setting := range file.settings {
 		if _, err := parseSource(fs, o, setting.args, func(flag string) { fromFile[flag] = setting }); err != nil {
-			return nil, file.errorAt(setting.line, "%v", describeFileError(err, setting.key))
+			return nil, nil, file.errorAt(setting.line, "%v", describeFileError(err, setting.key))
 		}
 	}
-	overridden := func(flag string) { delete(fromFile, flag) }
-	envApp, err := parseSource(fs, o, envArgs, overridden)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	origins := map[string]string{}
+	overridden := func(source string) func(string) {
+		return func(flag string) {
+			delete(fromFile, flag)
+			origins[canonicalFlag(flag)] = source
+		}
 	}
-	cliApp, err := parseSource(fs, o, args, overridden)
+	envApp, err := parseSource(fs, o, envArgs, overridden(CmdArgsEnv))
 	if err != nil {
-		return nil, describeFlagError(err)
+		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	}
+	cliApp, err := parseSource(fs, o, args, overridden(fromCommandLine))
+	if err != nil {
+		return nil, nil, describeFlagError(err)
 	}
 	cfg, err := resolve(o, file, cliApp, envApp, getenv)
 	var bad *valueError
 	if errors.As(err, &bad) {
 		if setting, found := fromFile[bad.flag]; found {
-			return nil, file.errorAt(setting.line, "invalid value %q for %s: %s", bad.value, setting.key, bad.reason)
+			return nil, nil, file.errorAt(setting.line, "invalid value %q for %s: %s", bad.value, setting.key, bad.reason)
 		}
 	}
-	return cfg, err
+	if err != nil {
+		return nil, nil, err
+	}
+	fileOrigins(origins, fromFile, file)
+	return cfg, describe(cfg, fs, origins, appOrigin(cliApp, envApp, file), getenv), nil
 }
 
 // resolve turns the parsed options into a Config, applying the defaults that come from the
@@ -292,6 +321,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		return nil, err
 	}
 	if err := o.hooks.resolve(cfg); err != nil {
+		return nil, err
+	}
+	if err := resolveOperations(cfg, o, file); err != nil {
 		return nil, err
 	}
 	return cfg, nil

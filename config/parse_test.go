@@ -60,6 +60,7 @@ func TestDefaults(t *testing.T) {
 		Timeout:               30,
 		Backlog:               2048,
 		Proxy:                 defaultProxyConfig(t),
+		ReloadEngine:          "auto",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
@@ -113,6 +114,7 @@ func TestEveryFlag(t *testing.T) {
 		MaxWorkerMemory:       256,
 		Backlog:               2048,
 		Proxy:                 defaultProxyConfig(t),
+		ReloadEngine:          "auto",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags:\n got %+v\nwant %+v", cfg, want)

@@ -8,11 +8,15 @@ import (
 )
 
 // parseSource parses the arguments of one source on top of the earlier ones and returns its
-// positional arguments. Later values of a flag win; binds are a list, and a source that gives
-// any replaces the earlier source's rather than adding to them.
+// positional arguments. Later values of a flag win; binds (and the other repeatable settings)
+// are a list, and a source that gives any replaces the earlier source's rather than adding to
+// them, as gunicorn does.
 func parseSource(fs *pflag.FlagSet, o *options, args []string, setBy func(flag string)) ([]string, error) {
-	earlierBinds := o.binds
-	o.binds = nil
+	lists := []*[]string{&o.binds, &o.env, &o.reloadExtra}
+	earlier := make([][]string, len(lists))
+	for i, list := range lists {
+		earlier[i], *list = *list, nil
+	}
 	err := fs.ParseAll(joinOptionalValues(args), func(flag *pflag.Flag, value string) error {
 		setBy(flag.Name)
 		return fs.Set(flag.Name, value)
@@ -20,8 +24,10 @@ func parseSource(fs *pflag.FlagSet, o *options, args []string, setBy func(flag s
 	if err != nil {
 		return nil, err
 	}
-	if len(o.binds) == 0 {
-		o.binds = earlierBinds
+	for i, list := range lists {
+		if len(*list) == 0 {
+			*list = earlier[i]
+		}
 	}
 	return fs.Args(), nil
 }

@@ -47,10 +47,16 @@ var handledSignals = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUI
 
 // Run is the master process: it listens on cfg.Binds, keeps cfg.Workers workers running until a
 // signal says stop or no worker can load the app (see cannotBoot), and returns the exit code.
-func Run(cfg *config.Config, version string) int {
+// settings are cfg's, as config.Resolve gave them; HUP resolves them again.
+func Run(cfg *config.Config, settings config.Settings, version string) int {
 	if code, detached := daemonize(cfg); detached {
 		return code
 	}
+	// The environment before -e changes it, which a HUP resolves the settings against again.
+	getenv := snapshotEnvironment()
+	source := configSource{settings: settings, resolve: func() (*config.Config, config.Settings, error) {
+		return config.Resolve(os.Args[1:], getenv)
+	}}
 	if err := errorlog.Open(cfg.ErrorLog); err != nil {
 		errorlog.Error("Can't open the error log %s: %v", cfg.ErrorLog, err)
 		return 1
@@ -60,12 +66,14 @@ func Run(cfg *config.Config, version string) int {
 		return 1
 	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcessName()))
-	return runMaster(cfg, version, selfCommand)
+	return runMaster(cfg, version, selfCommand, source)
 }
 
 // runMaster is Run with the way workers are started left open, for tests.
-func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) (exitCode int) {
+func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, source configSource) (exitCode int) {
 	a := newArbiter(cfg, newCommand)
+	a.source = source
+	a.env.apply(nil, cfg.Env)
 	signal.Notify(a.signals, handledSignals...)
 	defer signal.Stop(a.signals)
 	errorlog.Info("Starting gowsgi %s", version)
@@ -103,6 +111,11 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd) 
 // arbiter owns the worker processes. Everything it does happens on the goroutine of run, fed by
 // three queues: signals for the master, exits of workers, and workers' heartbeat reports.
 type arbiter struct {
+	// cfg is the settings in force, which workers start with; source gives them again on HUP,
+	// and env keeps -e's variables in the master's environment.
+	cfg             *config.Config
+	source          configSource
+	env             environment
 	listeners       []*os.File
 	newCommand      func() *exec.Cmd
 	wanted          int
@@ -132,6 +145,7 @@ type arbiter struct {
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 	return &arbiter{
+		cfg:             cfg,
 		newCommand:      newCommand,
 		wanted:          cfg.Workers,
 		gracefulTimeout: time.Duration(cfg.GracefulTimeout) * time.Second,
@@ -223,12 +237,15 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 	return 0, false
 }
 
-// reload replaces every worker with one that imports the app afresh: each old worker serves
-// until replacements are ready, so that no request finds nobody accepting.
+// reload replaces every worker with one that imports the app afresh, with the settings read
+// again: each old worker serves until replacements are ready, so that no request finds nobody
+// accepting. Settings that are not valid leave everything as it was.
 func (a *arbiter) reload() {
 	errorlog.Info("Hang up: Master")
-	a.generation++
-	a.onReload()
+	if a.reconfigure() {
+		a.generation++
+		a.onReload()
+	}
 }
 
 // maintain stops the oldest workers beyond the wanted number, stops outdated workers as their
@@ -285,6 +302,10 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 		errorlog.Error("Worker (pid:%d) was killed by signal %s", exit.pid, signalName(status.Signal()))
 	case code == ExitWorkerBootError || code == ExitAppLoadError:
 		return a.cannotBoot(w, exit.pid, code)
+	case code == ExitWorkerReload:
+		// A file of the app changed (--reload): a fresh worker loads it again, at once.
+		errorlog.Info("Worker (pid:%d) exited to reload the app", exit.pid)
+		return 0, false
 	case code != 0:
 		errorlog.Error("Worker (pid:%d) exited with code %d", exit.pid, code)
 	default:

@@ -31,7 +31,8 @@ func startArbiter(t *testing.T, workers, gracefulTimeout int, newCommand func(ma
 	return startArbiterWith(t, &config.Config{Workers: workers, GracefulTimeout: gracefulTimeout}, newCommand)
 }
 
-func startArbiterWith(t *testing.T, cfg *config.Config, newCommand func(markers string) func() *exec.Cmd) *testArbiter {
+// startArbiterWith starts an arbiter for cfg; setUp, if any, changes it before it runs.
+func startArbiterWith(t *testing.T, cfg *config.Config, newCommand func(markers string) func() *exec.Cmd, setUp ...func(*arbiter)) *testArbiter {
 	t.Helper()
 	files, ok := listenAll([]string{"127.0.0.1:0"}, listenOptions{})
 	if !ok {
@@ -47,6 +48,9 @@ func startArbiterWith(t *testing.T, cfg *config.Config, newCommand func(markers 
 	ta := &testArbiter{arbiter: newArbiter(cfg, newCommand(dir)), address: address, markers: dir, done: make(chan struct{})}
 	if ta.listeners, err = shareable(files); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setUp {
+		f(ta.arbiter)
 	}
 	go func() {
 		ta.code = ta.run()

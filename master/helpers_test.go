@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 	case os.Getenv(fakeMasterEnv) != "":
 		workers, _ := strconv.Atoi(os.Getenv(fakeMasterEnv))
 		cfg := &config.Config{Binds: []string{"127.0.0.1:0"}, Workers: workers, GracefulTimeout: 5, WorkerClass: "sync"}
-		os.Exit(runMaster(cfg, "test", fakeCommand("serve", os.Getenv(markerDirEnv))))
+		os.Exit(runMaster(cfg, "test", fakeCommand("serve", os.Getenv(markerDirEnv)), configSource{}))
 	}
 	os.Exit(m.Run())
 }

@@ -33,6 +33,8 @@ type host struct {
 	// credential is the workers' user and groups; nil keeps the master's.
 	credential  *syscall.Credential
 	workerTitle string
+	// activated says the sockets are the ones systemd passed, not the binds'.
+	activated bool
 }
 
 // setUpHost prepares the master's process before workers start: it resolves the workers' user,
@@ -85,6 +87,7 @@ func (h *host) listen(cfg *config.Config) ([]*os.File, bool) {
 		return nil, false
 	}
 	if count > 0 {
+		h.activated = true
 		return adoptListeners(firstActivatedFD, count)
 	}
 	files, ok := listenAll(cfg.Binds, listenOptions{

@@ -28,6 +28,10 @@ const (
 	ExitAppLoadError    = 4
 )
 
+// ExitWorkerReload is the exit code of a worker that stopped because a file it watched for
+// --reload changed; it is replaced at once, as a normal event.
+const ExitWorkerReload = 5
+
 // workerProcess is one worker as the master tracks it.
 type workerProcess struct {
 	id      int
@@ -89,6 +93,7 @@ func (a *arbiter) spawnWorker() error {
 		WorkerIDEnv+"="+strconv.Itoa(a.lastID),
 		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)),
 		HeartbeatFDEnv+"="+strconv.Itoa(FirstListenFD+len(a.listeners)))
+	cmd.Env = append(a.env.forWorker(cmd.Env), a.cfg.WorkerEnv()...)
 	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

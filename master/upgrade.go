@@ -90,7 +90,7 @@ func (a *arbiter) startNewMaster() {
 	cmd := &exec.Cmd{
 		Path:       a.upgrade.binary,
 		Args:       os.Args,
-		Env:        append(os.Environ(), UpgradeFDsEnv+"="+strconv.Itoa(len(a.listeners))),
+		Env:        append(a.env.forWorker(os.Environ()), UpgradeFDsEnv+"="+strconv.Itoa(len(a.listeners))),
 		ExtraFiles: a.listeners,
 		Stdin:      os.Stdin,
 		Stdout:     os.Stdout,

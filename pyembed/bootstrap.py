@@ -1,6 +1,7 @@
 # Runs once in each worker's interpreter, before the application is imported.
 import ast
 import importlib
+import os
 import sys
 import traceback
 
@@ -62,10 +63,10 @@ def _load_app(module, attr, call, spec_args):
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if _missing_module(exc, module):
-            return None, "module not found", "%s\n%s" % (exc, traceback.format_exc())
-        return None, "import raised", traceback.format_exc()
+            return None, "module not found", "%s\n%s" % (exc, _failure_text())
+        return None, "import raised", _failure_text()
     except BaseException:
-        return None, "import raised", traceback.format_exc()
+        return None, "import raised", _failure_text()
     try:
         obj = getattr(mod, attr)
     except AttributeError:
@@ -80,7 +81,58 @@ def _load_app(module, attr, call, spec_args):
         try:
             obj = obj(*args, **kwargs)
         except BaseException:
-            return None, "factory failed", traceback.format_exc()
+            return None, "factory failed", _failure_text()
     if not callable(obj):
         return None, "not callable", "%s:%s is %r, not a WSGI callable" % (module, attr, type(obj).__name__)
     return obj, None, None
+
+
+# The files a failed load went through, which --reload watches besides the imported modules: a
+# module that raised while importing is no longer in sys.modules.
+_failed_load_files = set()
+
+
+def _failure_text():
+    """The traceback of the exception being handled, whose files are noted for --reload."""
+    _failed_load_files.update(_files_of(sys.exc_info()[1]))
+    return traceback.format_exc()
+
+
+def _files_of(exc):
+    """The source files in the traceback, the file of a syntax error, and for a module not found
+    the places in the app's directory where creating it would bring the app back."""
+    files = []
+    tb = exc.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename:
+        files.append(exc.filename)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        base = os.path.join(sys.path[0], *exc.name.split("."))
+        files += [base + ".py", os.path.join(base, "__init__.py")]
+    return [os.path.abspath(f) for f in files if not f.startswith("<")]
+
+
+def _module_files():
+    """What --reload watches, one path a line: the file of every module imported so far (apps
+    import lazily, so this is asked again and again) and those a failed load went through."""
+    files = set(_failed_load_files)
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            files.add(os.path.abspath(path))
+    return "\n".join(sorted(files))
+
+
+def _failure_app(text):
+    """The app of a worker under --reload whose app failed to load: every request gets 500 and
+    the reason, until a watched file changes and a fresh worker loads the app again."""
+    body = text.encode("utf-8", "replace")
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+
+    def failed_app(environ, start_response):
+        start_response("500 Internal Server Error", headers)
+        return [body]
+
+    return failed_app

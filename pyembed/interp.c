@@ -170,6 +170,12 @@ PyObject *gw_load_app(const char *module, const char *attr, int call, const char
     return NULL;
 }
 
+/* gw_bootstrap returns a function the bootstrap code defined (a borrowed reference), for the
+ * features that live in their own files. Called with the GIL held. */
+PyObject *gw_bootstrap(const char *name) {
+    return PyDict_GetItemString(PyFunction_GetGlobals(load_app), name);
+}
+
 char *gw_sys_executable(void) {
     PyObject *exe = PySys_GetObject("executable");
     const char *s = (exe && PyUnicode_Check(exe)) ? PyUnicode_AsUTF8(exe) : NULL;

@@ -21,6 +21,11 @@ void gw_probe(void);
 void gw_at_exit(void);
 void gw_abort_save_runtime(void);
 void gw_abort_route(void);
+PyObject *gw_bootstrap(const char *name);
+
+/* What --reload needs (reload.c). */
+char *gw_module_files(void);
+PyObject *gw_failure_app(const char *text, Py_ssize_t len);
 
 /* The environ (environ.c) and what every request shares (call.c). */
 int gw_setup_wsgi(int multithread, int multiprocess);

@@ -45,6 +45,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	if handler == nil {
 		return code
 	}
+	reloading := watchForReload(cfg)
 	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, handler)
 	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
 	srv := newHTTPServer(Limits{
@@ -76,8 +77,14 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
 	exit := make(chan int, 1)
 	go func() {
-		if sig := <-stop; sig != syscall.SIGTERM {
-			quickExit(handler) // requests in flight end with the process
+		exitCode := 0
+		select {
+		case sig := <-stop:
+			if sig != syscall.SIGTERM {
+				quickExit(handler) // requests in flight end with the process
+			}
+		case <-reloading:
+			exitCode = ExitReload
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
 		for _, l := range listeners {
@@ -85,7 +92,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		}
 		srv.shutdown()
 		srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
-		exit <- 0
+		exit <- exitCode
 	}()
 	code = class.run(exit)
 	accesslog.FlushAll()
@@ -138,6 +145,7 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		return nil, ExitBootError
 	}
 	runtime.LockOSThread()
+	setEnvironment(cfg.Env)
 	handler, err := wsgi.Load(wsgi.Options{
 		Virtualenv:   cfg.Virtualenv,
 		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
@@ -160,6 +168,9 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		return nil, ExitLoadError
 	case errors.As(err, &loadErr):
 		errorlog.Error("Failed to load application %q: %s: %s", cfg.App.Raw, loadErr.Kind, loadErr.Detail)
+		if cfg.Reload {
+			return serveLoadFailure(cfg, loadErr)
+		}
 		return nil, ExitLoadError
 	case err != nil:
 		errorlog.Error("Worker failed to boot: %v", err)

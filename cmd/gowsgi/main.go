@@ -35,7 +35,7 @@ func main() {
 }
 
 func run() int {
-	cfg, err := config.Parse(os.Args[1:], os.Getenv)
+	cfg, settings, err := config.Resolve(os.Args[1:], os.Getenv)
 	switch {
 	case errors.Is(err, config.ErrHelp):
 		fmt.Print(config.Usage())
@@ -55,21 +55,40 @@ func run() int {
 	errorlog.SetLevel(cfg.LogLevel)
 	errorlog.CaptureOutput(cfg.CaptureOutput)
 	if !isWorker {
-		// Workers parse this command line again; they must read the config file read here.
-		os.Setenv(config.FileEnv, cfg.PinnedFile())
-		return master.Run(cfg, version)
+		return runMaster(cfg, settings)
 	}
-	listeners, err := inheritedListeners(os.Getenv(master.ListenFDsEnv))
+	checking := os.Getenv(master.CheckAppEnv) != ""
+	listenFDs := os.Getenv(master.ListenFDsEnv)
 	worker.Age, _ = strconv.Atoi(os.Getenv(master.WorkerIDEnv))
 	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
-	os.Unsetenv(master.WorkerIDEnv)
-	os.Unsetenv(master.ListenFDsEnv)
-	os.Unsetenv(config.FileEnv)
+	for _, name := range []string{master.WorkerIDEnv, master.ListenFDsEnv, master.CheckAppEnv,
+		config.FileEnv, config.FileTextEnv} {
+		os.Unsetenv(name)
+	}
+	if checking {
+		return worker.CheckApp(cfg)
+	}
+	listeners, err := inheritedListeners(listenFDs)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
 		return worker.ExitBootError
 	}
 	return worker.Run(cfg, listeners)
+}
+
+// runMaster does what the command line asks of the master: print the settings, check that the
+// app loads, or serve.
+func runMaster(cfg *config.Config, settings config.Settings) int {
+	if cfg.PrintConfig {
+		fmt.Print(settings)
+		if !cfg.CheckConfig {
+			return 0
+		}
+	}
+	if cfg.CheckConfig {
+		return master.CheckApp(cfg)
+	}
+	return master.Run(cfg, settings, version)
 }
 
 // inheritedListeners wraps the listening sockets the master passed as descriptors 3, 4, ….
