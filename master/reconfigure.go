@@ -217,7 +217,7 @@ func (a *arbiter) commit(r *reconfiguration) {
 	}
 	a.cfg, a.source.settings = next, r.settings
 	// As with gunicorn, the number of workers is the setting's again, whatever TTIN and TTOU did.
-	a.wanted = next.Workers
+	a.setWanted(next.Workers)
 	a.gracefulTimeout = time.Duration(next.GracefulTimeout) * time.Second
 	a.timeout = time.Duration(next.Timeout) * time.Second
 }

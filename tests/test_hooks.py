@@ -181,12 +181,14 @@ def test_master_events_run_shell_commands_with_their_details(gowsgi, tmp_path):
 
     os.kill(first, signal.SIGKILL)
     assert has(f"child_exit master={master} n=2 old= pid={first} age=1 code= sig=SIGKILL")
+    # HUP reads the settings again, so the number of workers is the configured one again.
     server.signal(signal.SIGHUP)
     assert has(f"on_reload master={master} ")
+    assert has(f"nworkers_changed master={master} n=1 old=2 ")
 
     server.stop()
     assert server.proc.returncode == 0
-    assert has(f"on_exit master={master} n=2 old= pid= age= code= sig= exit=0 ")
+    assert has(f"on_exit master={master} n=1 old= pid= age= code= sig= exit=0 ")
     assert [l for l in lines() if l.startswith("child_exit") and "code=0" in l], "no child_exit for the stop"
     assert sum(l.startswith("when_ready") for l in lines()) == 1
 
