@@ -3,7 +3,9 @@ the first request of each connection, which client the connection is really from
 
 import ipaddress
 import json
+import signal
 import struct
+import time
 
 import pytest
 
@@ -142,3 +144,18 @@ def test_trust_for_scheme_headers_goes_by_the_peer(gowsgi):
     request = rawhttp.build("GET", "/", headers=[("X-Forwarded-Proto", "https")])
     (response,), _, _ = exchange(server.port, header + request)
     assert environ_of(response)["wsgi.url_scheme"] == "https"
+
+
+def test_a_graceful_stop_serves_a_connection_still_waiting_for_its_proxy_header(gowsgi):
+    server = gowsgi("environ_app:app", "--proxy-protocol", "--graceful-timeout", "10")
+    server.wait_workers(1)
+    with rawhttp.Conn(server.port) as conn:
+        # Accepted, and still in the PROXY stage when the stop begins.
+        server.wait_log("Booting worker")
+        time.sleep(0.3)
+        server.signal(signal.SIGTERM)
+        server.wait_log("Handling signal: term")
+        time.sleep(0.3)
+        conn.send(b"PROXY TCP4 203.0.113.7 198.51.100.1 40123 443\r\n" + REQUEST)
+        env = environ_of(conn.read_response())
+    assert env["REMOTE_ADDR"] == "203.0.113.7"

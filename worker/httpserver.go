@@ -69,9 +69,12 @@ type httpServer struct {
 
 	closing atomic.Bool
 
-	mu      sync.Mutex
-	conns   map[*httpConn]struct{}
-	drained chan struct{} // closed when conns empties, once someone waits for it
+	mu    sync.Mutex
+	conns map[*httpConn]struct{}
+	// preparing counts the accepted connections still in their PROXY header or TLS handshake:
+	// a graceful stop waits for them too, as their client may be about to send a request.
+	preparing int
+	drained   chan struct{} // closed when nothing is left, once someone waits for it
 }
 
 func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
@@ -100,15 +103,13 @@ func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer
 
 // serveConn serves one accepted connection until it closes; it runs on its own goroutine.
 func (s *httpServer) serveConn(nc net.Conn) {
-	nc, client, refusal := s.peers.prepareConn(nc)
+	s.mu.Lock()
+	s.preparing++
+	s.mu.Unlock()
+	nc, client, refusal := s.prepare(nc)
 	if nc == nil {
+		s.forget(nil)
 		return
-	}
-	// A refused PROXY header is answered in plain text, before any handshake.
-	if s.tls != nil && refusal == nil {
-		if nc = s.tls.secure(nc, client); nc == nil {
-			return
-		}
 	}
 	c := s.open(nc)
 	c.setPeer(client)
@@ -128,6 +129,22 @@ func (s *httpServer) serveConn(nc net.Conn) {
 		return
 	}
 	c.serve()
+}
+
+// prepare reads the PROXY header and runs the TLS handshake; it returns nil when the
+// connection is gone or was handed to HTTP/2.
+func (s *httpServer) prepare(nc net.Conn) (net.Conn, *proxyHeader, *requestError) {
+	nc, client, refusal := s.peers.prepareConn(nc)
+	if nc == nil {
+		return nil, nil, nil
+	}
+	// A refused PROXY header is answered in plain text, before any handshake.
+	if s.tls != nil && refusal == nil {
+		if nc = s.tls.secure(nc, client); nc == nil {
+			return nil, nil, nil
+		}
+	}
+	return nc, client, refusal
 }
 
 // shutdown starts a graceful stop: busy connections close after their current response, idle
@@ -154,7 +171,7 @@ func (s *httpServer) wait(deadline time.Time) bool {
 		return false
 	}
 	s.mu.Lock()
-	if len(s.conns) == 0 {
+	if len(s.conns) == 0 && s.preparing == 0 {
 		s.mu.Unlock()
 		return true
 	}
@@ -230,18 +247,29 @@ func (s *httpServer) open(nc net.Conn) *httpConn {
 	c.setAddresses(s.scheme)
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
+	s.preparing--
 	s.mu.Unlock()
 	return c
 }
 
-func (s *httpServer) release(c *httpConn) {
+// forget drops c from the connections served, or with c nil, a connection that ended (or went
+// to HTTP/2) before it was served; the last one gone wakes wait.
+func (s *httpServer) forget(c *httpConn) {
 	s.mu.Lock()
-	delete(s.conns, c)
-	if len(s.conns) == 0 && s.drained != nil {
+	if c != nil {
+		delete(s.conns, c)
+	} else {
+		s.preparing--
+	}
+	if len(s.conns) == 0 && s.preparing == 0 && s.drained != nil {
 		close(s.drained)
 		s.drained = nil
 	}
 	s.mu.Unlock()
+}
+
+func (s *httpServer) release(c *httpConn) {
+	s.forget(c)
 
 	clear(c.req.Header[:cap(c.req.Header)])
 	c.req = wsgi.Request{Header: c.req.Header[:0]}
