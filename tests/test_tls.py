@@ -279,6 +279,16 @@ def test_cert_reqs_2_refuses_a_client_without_a_certificate(gowsgi, certs):
         https_get(server, client_context(certs, "stranger"))
 
 
+def test_a_failed_handshake_is_logged_at_debug_level_only(gowsgi, certs):
+    quiet = gowsgi(APP, *tls_args(certs), "--cert-reqs", "2", "--ca-certs", certs / "ca.pem")
+    verbose = gowsgi(APP, *tls_args(certs), "--cert-reqs", "2", "--ca-certs", certs / "ca.pem", "--log-level", "debug")
+    for server in (quiet, verbose):
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            https_get(server, client_context(certs))
+    verbose.wait_log("TLS handshake with 127.0.0.1:")
+    assert "TLS handshake" not in quiet.log()
+
+
 def test_cert_reqs_2_over_http2(gowsgi, certs):
     server = gowsgi(APP, *tls_args(certs), *H2, "--cert-reqs", "2", "--ca-certs", certs / "ca.pem")
     assert curl(certs, "--http2", https_url(server), check=False).returncode != 0

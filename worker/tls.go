@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gowsgi/config"
+	"gowsgi/errorlog"
 )
 
 // handshakeTimeout bounds the TLS handshake of a new connection, as headerTimeout bounds the
@@ -68,12 +69,13 @@ func (t *tlsLayer) wait(deadline time.Time) bool {
 
 // secure runs the handshake on nc, whose PROXY header (if any) gave client, and returns the connection for the HTTP/1.1 engine, or nil
 // when the handshake failed or HTTP/2 took the connection over. A client that fails the
-// handshake (no client certificate, no common cipher) is not logged: it is the client's
-// problem, and gunicorn does not log it either at its default level.
+// handshake (no client certificate, no common cipher) is logged at debug level only: it is the
+// client's problem, and gunicorn does not log it either at its default level.
 func (t *tlsLayer) secure(nc net.Conn, client *proxyHeader) net.Conn {
 	tc := tls.Server(nc, t.config)
 	tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.Handshake(); err != nil {
+		errorlog.Debug("TLS handshake with %s failed: %v", nc.RemoteAddr(), err)
 		answerPlainHTTP(err)
 		nc.Close()
 		return nil
