@@ -87,8 +87,10 @@ type configFile struct {
 	appLine int
 	// text is the file's content.
 	text string
-	// schemeHeaders is secure_scheme_headers, nil when the file does not set it.
-	schemeHeaders map[string]string
+	// schemeHeaders is secure_scheme_headers, nil when the file does not set it, given at
+	// schemeHeadersLine.
+	schemeHeaders     map[string]string
+	schemeHeadersLine int
 }
 
 func (c *configFile) errorAt(line int, format string, a ...any) error {

@@ -265,7 +265,8 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 		return nil, nil, err
 	}
 	fileOrigins(origins, fromFile, file)
-	return cfg, describe(cfg, fs, origins, appOrigin(cliApp, envApp, file), getenv), nil
+	settings := describe(cfg, fs, origins, appOrigin(cliApp, envApp, file), getenv)
+	return cfg, append(settings, schemeHeadersSetting(cfg, file)), nil
 }
 
 // resolve turns the parsed options into a Config, applying the defaults that come from the

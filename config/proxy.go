@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -225,8 +226,26 @@ func (c *configFile) readSchemeHeaders(key string, keyNode, value *yaml.Node) er
 		}
 		headers[strings.ToUpper(name.Value)] = want.Value
 	}
-	c.schemeHeaders = headers
+	c.schemeHeaders, c.schemeHeadersLine = headers, keyNode.Line
 	return nil
+}
+
+// schemeHeadersSetting is secure_scheme_headers for --print-config, which lists flags only
+// otherwise: its names sorted, as {NAME: value, ...}.
+func schemeHeadersSetting(cfg *Config, file *configFile) Setting {
+	names := make([]string, 0, len(cfg.Proxy.SecureSchemeHeaders))
+	for name := range cfg.Proxy.SecureSchemeHeaders {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		names[i] = name + ": " + quoteIfNeeded(cfg.Proxy.SecureSchemeHeaders[name])
+	}
+	source := fromDefault
+	if file.schemeHeaders != nil {
+		source = file.at(file.schemeHeadersLine)
+	}
+	return Setting{Key: "secure_scheme_headers", Value: "{" + strings.Join(names, ", ") + "}", Source: source}
 }
 
 // isHeaderName reports whether name is an RFC 9110 token.

@@ -31,7 +31,7 @@ func lookup(t *testing.T, settings Settings, key string) Setting {
 }
 
 func TestSettingsSayWhereEachValueCameFrom(t *testing.T) {
-	dir := inTempDirWith(t, "wsgi_app: site:app\nworkers: 3\nlog_file: file.log\nthreads: 2\n")
+	dir := inTempDirWith(t, "wsgi_app: site:app\nworkers: 3\nlog_file: file.log\nthreads: 2\nsecure_scheme_headers: {X-Scheme: https}\n")
 	env := map[string]string{CmdArgsEnv: "--timeout 5 --threads 4", "PORT": "5000", "WEB_CONCURRENCY": "9"}
 	_, settings := mustResolve(t, env, "-k", "gthread", "--error-logfile", "/var/log/cli.log", "-e", "A=b c")
 	want := map[string]Setting{
@@ -48,6 +48,8 @@ func TestSettingsSayWhereEachValueCameFrom(t *testing.T) {
 		"no_sendfile":   {"no_sendfile", "false", "default"},
 		"env":           {"env", `["A=b c"]`, "command line"},
 		"reload_engine": {"reload_engine", "auto", "default"},
+
+		"secure_scheme_headers": {"secure_scheme_headers", "{X-SCHEME: https}", "gowsgi.yaml:5"},
 	}
 	for key, setting := range want {
 		if got := lookup(t, settings, key); got != setting {
@@ -101,13 +103,17 @@ func TestEverySettingIsListedOnceAsKeyValueAndSource(t *testing.T) {
 			flags = append(flags, strings.ReplaceAll(f.Name, "-", "_"))
 		}
 	})
-	for _, key := range append(flags, "wsgi_app") {
+	// Besides the flags: wsgi_app, and secure_scheme_headers, which only the file can set.
+	for _, key := range append(flags, "wsgi_app", "secure_scheme_headers") {
 		if !seen[key] {
 			t.Errorf("%s is missing from:\n%s", key, text)
 		}
 	}
-	if len(seen) != len(flags)+1 {
-		t.Errorf("%d settings listed, want %d", len(seen), len(flags)+1)
+	if len(seen) != len(flags)+2 {
+		t.Errorf("%d settings listed, want %d", len(seen), len(flags)+2)
+	}
+	if got := lookup(t, settings, "secure_scheme_headers"); got.Value != "{X-FORWARDED-PROTO: https, X-FORWARDED-PROTOCOL: ssl, X-FORWARDED-SSL: on}" || got.Source != "default" {
+		t.Errorf("secure_scheme_headers: %+v", got)
 	}
 	// The comments line up, and a value with a blank is quoted so that it reads as one.
 	if !strings.Contains(text, `name `) || !strings.Contains(text, `= "my site"`) {
