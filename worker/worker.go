@@ -60,6 +60,10 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
+	if err := attachEngine(class, srv); err != nil {
+		errorlog.Error("Worker cannot start its event loop: %v", err)
+		return ExitBootError
+	}
 	retire.watchMemory(cfg.MaxWorkerMemory)
 	if err := startAccessLog(cfg, handler, srv); err != nil {
 		errorlog.Error("Can't open the access log %s: %v", cfg.AccessLog, err)

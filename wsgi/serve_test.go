@@ -18,7 +18,8 @@ var testHandler *Handler
 func TestMain(m *testing.M) {
 	runtime.LockOSThread()
 	dir, _ := filepath.Abs("testdata")
-	h, err := Load(Options{Paths: []string{dir}, Module: "apps", Attr: "app", Multiprocess: true})
+	flask, _ := filepath.Abs("../examples/flask-hello") // for BenchmarkServeFlask
+	h, err := Load(Options{Paths: []string{dir, flask}, Module: "apps", Attr: "app", Multiprocess: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot load the test apps:", err)
 		os.Exit(1)
