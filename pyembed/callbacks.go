@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"io"
-	"runtime/cgo"
 	"unsafe"
 )
 
@@ -16,7 +15,7 @@ import (
 //
 //export goWSGIRead
 func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
-	req := cgo.Handle(h).Value().(IO)
+	req := callIO(h)
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
 	total := 0
 	for total == 0 {
@@ -36,7 +35,7 @@ func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
 //
 //export goWSGIWrite
 func goWSGIWrite(h C.uintptr_t, head *C.char, headLen C.Py_ssize_t, p *C.char, n C.Py_ssize_t) C.int {
-	req := cgo.Handle(h).Value().(IO)
+	req := callIO(h)
 	var hb []byte
 	if head != nil {
 		hb = unsafe.Slice((*byte)(unsafe.Pointer(head)), int(headLen))

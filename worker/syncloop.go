@@ -2,6 +2,7 @@ package worker
 
 import (
 	"net"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,7 @@ type syncClass struct {
 	entries   []loopEntry // by descriptor
 	waiting   int         // parked and lingering entries
 	lastSweep time.Time
+	lastYield time.Time
 	events    [128]unix.EpollEvent
 	scratch   []byte // where lingering connections are drained to
 
@@ -86,6 +88,7 @@ const (
 	sweepInterval = 250 * time.Millisecond
 	// lingerBudget is how much a closing connection is drained, as httpConn.close does.
 	lingerBudget = 256 << 10
+	yieldInterval = 5 * time.Millisecond
 )
 
 func newSyncClass(h *wsgi.Handler) *syncClass {
@@ -215,10 +218,13 @@ func (s *syncClass) run(exit <-chan int) int {
 		for i := 0; i < n; i++ {
 			s.ready(int(s.events[i].Fd))
 		}
-		if s.waiting > 0 {
-			if now := time.Now(); now.Sub(s.lastSweep) >= sweepInterval {
-				s.sweep(now)
-			}
+		now := time.Now()
+		if s.waiting > 0 && now.Sub(s.lastSweep) >= sweepInterval {
+			s.sweep(now)
+		}
+		if now.Sub(s.lastYield) >= yieldInterval {
+			s.lastYield = now
+			runtime.Gosched()
 		}
 	}
 }
