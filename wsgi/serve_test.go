@@ -123,6 +123,16 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
+// The environ is built from a template that holds the keys every request sets; none of them
+// reaches the app without its value.
+func TestEnvironHasNoPlaceholders(t *testing.T) {
+	for _, target := range []string{"/environ_none", "/environ_none?q"} {
+		if got := serve(t, target, "").body.String(); got != "" {
+			t.Errorf("%s: keys with None: %s", target, got)
+		}
+	}
+}
+
 func TestInput(t *testing.T) {
 	body := "first line\nsecond\nthird"
 	cases := map[string]string{
