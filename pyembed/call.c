@@ -306,6 +306,7 @@ static void step(gw_call *c, gw_step *out) {
         c->sent = 1;
         out->kind = GW_CHUNK;
         out->next_ready = c->iter == NULL;
+        out->last = c->iter == NULL && c->pos >= PySequence_Fast_GET_SIZE(c->result);
         out->data = PyBytes_AS_STRING(item);
         out->len = PyBytes_GET_SIZE(item);
     }

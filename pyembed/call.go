@@ -43,6 +43,9 @@ type Step struct {
 	// NextReady says the next step runs no app code (the body is a list), so there is no
 	// reason to push Data out before taking it.
 	NextReady bool
+	// Last says the body ends with Data: the next step would be StepDone, and need not be
+	// taken (one call into Python less for a list body).
+	Last bool
 	FD        int
 	Err       string
 }
@@ -137,7 +140,7 @@ func (call *Call) release() {
 
 func (call *Call) result() Step {
 	s := call.step
-	out := Step{Kind: StepKind(s.kind), FD: int(s.fd), NextReady: s.next_ready != 0}
+	out := Step{Kind: StepKind(s.kind), FD: int(s.fd), NextReady: s.next_ready != 0, Last: s.last != 0}
 	if s.head != nil {
 		out.Head = unsafe.Slice((*byte)(unsafe.Pointer(s.head)), int(s.head_len))
 	}
