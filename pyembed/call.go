@@ -43,11 +43,11 @@ type Step struct {
 	// NextReady says the next step runs no app code (the body is a list), so there is no
 	// reason to push Data out before taking it.
 	NextReady bool
+	FD        int
+	Err       string
 	// Last says the body ends with Data: the next step would be StepDone, and need not be
 	// taken (one call into Python less for a list body).
 	Last bool
-	FD        int
-	Err       string
 }
 
 // Call is one request in flight. Calls are never freed, only reused: C names a call's Go side
