@@ -92,8 +92,9 @@ const (
 	// takes a goroutine that runs 10 ms without being rescheduled for one stuck in a system
 	// call, takes its P, and then watches every 20 µs for a millisecond: 1.5k–2.5k wake-ups a
 	// second and 5% of a hello request's CPU, measured. Rescheduling costs two thread
-	// wake-ups, 200 times a second.
-	yieldInterval = 5 * time.Millisecond
+	// wake-ups, 125 times a second: under CPU contention each may stall the loop for a few
+	// milliseconds (measured), so it is done no more often than keeps sysmon quiet.
+	yieldInterval = 8 * time.Millisecond
 )
 
 func newSyncClass(h *wsgi.Handler) *syncClass {
