@@ -187,8 +187,11 @@ func (lc *loopConn) CloseWrite() error {
 	if lc.fd < 0 {
 		return net.ErrClosed
 	}
+	if err := unix.Shutdown(lc.fd, unix.SHUT_WR); err != nil {
+		return os.NewSyscallError("shutdown", err)
+	}
 	lc.lingering = true
-	return unix.Shutdown(lc.fd, unix.SHUT_WR)
+	return nil
 }
 
 // Close closes the socket, unless the client may still be sending after a CloseWrite: then the
