@@ -54,13 +54,13 @@ type syncClass struct {
 	serving atomic.Pointer[wsgi.Request]
 
 	// Loop state, touched only by the main thread.
-	entries   []loopEntry // by descriptor
-	waiting   int         // parked and lingering entries
-	lastSweep time.Time
+	entries      []loopEntry // by descriptor
+	waiting      int         // parked and lingering entries
+	lastSweep    time.Time
 	lastYield    time.Time
 	lastCPUYield time.Time
-	events    [128]unix.EpollEvent
-	scratch   []byte // where lingering connections are drained to
+	events       [128]unix.EpollEvent
+	scratch      []byte // where lingering connections are drained to
 
 	exiting  atomic.Bool
 	exitCode atomic.Int32
