@@ -80,7 +80,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	go exitOnAbort(aborts, handler)
 	handler.PostWorkerInit()
 	for _, l := range listeners {
-		go acceptLoop(l, srv, class.admission())
+		go acceptLoop(l, srv, class.admission(), cfg.Workers > 1)
 	}
 	hb.ready()
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
@@ -192,7 +192,8 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 // than this when a connection arrives.
 const acceptSlice = 20 * time.Millisecond
 
-func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
+// shared says other workers accept on the same sockets.
+func acceptLoop(l net.Listener, srv *httpServer, gate *admission, shared bool) {
 	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
 	for {
 		gate.waitFree()
@@ -212,5 +213,8 @@ func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 			continue
 		}
 		go srv.serveConn(c)
+		if shared {
+			pauseAfterAccept()
+		}
 	}
 }
