@@ -88,7 +88,7 @@ func TestConfigFileErrorsNameFileLineAndKey(t *testing.T) {
 		"frobnicate: 3\n":              `gowsgi.yaml:1: unknown setting "frobnicate"`,
 		"\nworkers: many\n":            `gowsgi.yaml:2: invalid value "many" for workers: not a number`,
 		"workers: [1, 2]\n":            `gowsgi.yaml:1: setting "workers" must be a single value`,
-		"\n\nworker_class: eventlet\n": `gowsgi.yaml:3: invalid value "eventlet" for worker_class: choose sync or gthread`,
+		"\n\nworker_class: eventlet\n": `gowsgi.yaml:3: invalid value "eventlet" for worker_class: choose sync, gthread or gevent`,
 		"chdir: missing\n":             `gowsgi.yaml:1: invalid value "missing" for chdir: `,
 		"reuse_port: 1\n":              `gowsgi.yaml:1: setting "reuse_port" must be true or false`,
 		"preload_app: true\n":          `gowsgi.yaml:1: setting "preload_app" is not supported by this version of gowsgi`,

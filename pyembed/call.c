@@ -157,11 +157,18 @@ static PyObject *call_write(PyObject *self, PyObject *data) {
     c->sent = 1;
     Py_INCREF(data);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = goWSGIWrite(c->io, (char *)head.head, head.head_len, PyBytes_AS_STRING(data),
-                     PyBytes_GET_SIZE(data));
-    Py_END_ALLOW_THREADS
+    if (gw_hub_mode) {
+        rc = gw_hub_write((gw_task *)c->io, head.head, head.head_len, PyBytes_AS_STRING(data),
+                          PyBytes_GET_SIZE(data));
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = goWSGIWrite(c->io, (char *)head.head, head.head_len, PyBytes_AS_STRING(data),
+                         PyBytes_GET_SIZE(data));
+        Py_END_ALLOW_THREADS
+    }
     Py_DECREF(data);
+    if (rc == -2)
+        return NULL;
     if (rc != 0)
         return PyErr_Format(PyExc_OSError, "client disconnected");
     Py_RETURN_NONE;

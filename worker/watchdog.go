@@ -22,7 +22,7 @@ const (
 // state. It stops reporting when Python cannot make progress: the GIL is held for good, or a
 // timed-out request is blocked in C where no exception reaches it. The master then replaces
 // the worker, naming the request.
-func watchdog(h *wsgi.Handler, hb *heartbeat, timeout time.Duration) {
+func watchdog(h *wsgi.Handler, hb *heartbeat, timeout time.Duration, hubbed bool) {
 	runtime.LockOSThread()
 	for range time.Tick(watchInterval) {
 		// What the worker is doing goes out first: if Python is stuck below, the master's
@@ -33,10 +33,13 @@ func watchdog(h *wsgi.Handler, hb *heartbeat, timeout time.Duration) {
 			hb.idle()
 		}
 		wsgi.Probe()
+		wsgi.PingHub()
 		if timeout <= 0 {
 			continue
 		}
-		if stuck := h.Watch(timeout, stuckGrace); stuck != nil {
+		// Under gevent a request that outlived its interruption may be waiting for a slow
+		// client while the hub serves the others: only a hub that stopped too is stuck.
+		if stuck := h.Watch(timeout, stuckGrace); stuck != nil && (!hubbed || wsgi.HubStalled(stuckGrace)) {
 			errorlog.Error("Request %s %s is blocked outside Python past its timeout; "+
 				"this worker stops reporting so that the master replaces it", stuck.Method, stuck.Path)
 			select {} // silence until the master acts
