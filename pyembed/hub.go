@@ -98,8 +98,8 @@ func RunHub() error {
 // StopHub makes RunHub return; requests still in flight are abandoned.
 func StopHub() { C.gw_hub_stop() }
 
-// PingHub gives the hub something to do, so that HubStalled notices a hub that does not come
-// back to its loop even when no request arrives.
+// PingHub gives the hub something to do unless it has something already, so that HubStalled
+// notices a hub that does not come back to its loop even when no request arrives.
 func PingHub() {
 	if hub != nil {
 		C.gw_hub_ping()

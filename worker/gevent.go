@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"time"
+
 	"gowsgi/errorlog"
 	"gowsgi/wsgi"
 )
@@ -16,8 +18,18 @@ type geventClass struct {
 
 func newGeventClass(connections int, h *wsgi.Handler) *geventClass {
 	g := &geventClass{handler: h, slots: make(chan struct{}, connections)}
-	g.gate = admission{limit: int32(connections), progressing: h.Progressing, stalled: wsgi.HubStalled}
+	g.gate = admission{limit: int32(connections), progressing: h.Progressing, stalled: g.hubStalled}
 	return g
+}
+
+// hubStalled holds the accept loop back while the hub keeps work waiting: a greenlet holds its
+// thread, and a new connection would wait for it, where another worker could serve it. While
+// requests run, the hub is given work to notice that by.
+func (g *geventClass) hubStalled(d time.Duration) bool {
+	if g.gate.busy.Load() > 0 {
+		wsgi.PingHub()
+	}
+	return wsgi.HubStalled(d)
 }
 
 func (g *geventClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
