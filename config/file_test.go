@@ -44,6 +44,13 @@ wsgi_app: "pkg.site:app"
 	}
 }
 
+func TestGeventSettingsInTheConfigFile(t *testing.T) {
+	inTempDirWith(t, "worker_class: gevent\nworker_connections: 50\n")
+	if cfg := mustParse(t, nil, "a:b"); cfg.WorkerClass != "gevent" || cfg.WorkerConnections != 50 {
+		t.Errorf("worker class %q with %d connections, want gevent with 50", cfg.WorkerClass, cfg.WorkerConnections)
+	}
+}
+
 func TestPrecedenceDefaultsFileEnvironmentCommandLine(t *testing.T) {
 	inTempDirWith(t, "workers: 2\nthreads: 2\ntimeout: 5\nbind: 127.0.0.1:1\nwsgi_app: file:app\n")
 	env := map[string]string{"GOWSGI_CMD_ARGS": "--threads 3 --timeout 6 -b 127.0.0.1:2 -b 127.0.0.1:3",
