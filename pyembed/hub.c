@@ -227,6 +227,55 @@ static int timeout_due(gw_task *t) {
     return 1;
 }
 
+static char *reserve_out(gw_task *t, Py_ssize_t n) {
+    if (n > t->out_cap) {
+        char *out = realloc(t->out, n);
+        if (out == NULL)
+            return NULL;
+        t->out = out;
+        t->out_cap = n;
+    }
+    return t->out;
+}
+
+/* The most of a list body that settle copies. */
+#define SETTLE_MAX 65536
+
+/* settle finishes the call within the op that took its step, when no app code is left to run:
+ * the body ended or failed, or what is left of it is a small list. Go then has the whole
+ * response and needs no op to end the request. The step's bytes are copied into the task,
+ * since they belong to the call. Not for a call that keeps its environ for later. */
+static int settle(gw_task *t) {
+    gw_step *s = &t->step;
+    Py_ssize_t rest = 0;
+    if (t->call == NULL || t->keep)
+        return 0;
+    if (s->kind == GW_CHUNK) {
+        if (!s->next_ready || (rest = gw_call_rest_len(t->call)) < 0 || s->len + rest > SETTLE_MAX)
+            return 0;
+    } else if (s->kind != GW_DONE && s->kind != GW_ERROR) {
+        return 0;
+    }
+    char *p = reserve_out(t, s->head_len + (s->kind == GW_CHUNK ? s->len + rest : 0) + 1);
+    if (p == NULL)
+        return 0;
+    if (s->head != NULL) {
+        memcpy(p, s->head, s->head_len);
+        s->head = p;
+        p += s->head_len;
+    }
+    if (s->kind == GW_CHUNK) {
+        memcpy(p, s->data, s->len);
+        gw_call_copy_rest(t->call, p + s->len);
+        s->data = p;
+        s->len += rest;
+    }
+    t->err = gw_call_finish(t->call, t->timeout == TIMEOUT_RAISED);
+    t->call = NULL;
+    t->settled = 1;
+    return 1;
+}
+
 /* execute runs the op Go posted, in the task's greenlet, and reports whether it was the last
  * of the request. */
 static int execute(gw_task *t) {
@@ -236,31 +285,25 @@ static int execute(gw_task *t) {
         return 0;
     case GW_OP_START:
         t->call = NULL;
+        t->keep = t->flag;
         if (timeout_due(t))
             fail_with_timeout(&t->step);
         else
             t->call = gw_call_start(t->app, t->in, t->in_len, (uintptr_t)t, t->content_length,
                                     t->flag, &t->step);
-        return 0;
+        return settle(t);
     case GW_OP_NEXT:
         if (timeout_due(t))
             fail_with_timeout(&t->step);
         else
             gw_call_next(t->call, &t->step);
-        return 0;
+        return settle(t);
     case GW_OP_READ_ENVIRON: {
         /* The values live in a buffer that the next greenlet's read would overwrite. */
         Py_ssize_t n;
         const char *values = gw_call_read_environ(t->call, t->keys, &n);
         t->out_len = -1;
-        if (values != NULL && n > t->out_cap) {
-            char *out = realloc(t->out, n);
-            if (out != NULL) {
-                t->out = out;
-                t->out_cap = n;
-            }
-        }
-        if (values != NULL && n <= t->out_cap) {
+        if (values != NULL && reserve_out(t, n + 1) != NULL) {
             memcpy(t->out, values, n);
             t->out_len = n;
         }
@@ -269,10 +312,14 @@ static int execute(gw_task *t) {
     case GW_OP_FINISH:
         t->err = t->call != NULL ? gw_call_finish(t->call, t->flag) : NULL;
         return 1;
-    case GW_OP_FINISH_HOOKED:
-        t->err = gw_call_finish_hooked(t->call, t->flag, t->hook_req, t->in, t->in_len);
+    case GW_OP_FINISH_HOOKED: {
+        /* After settle, close() has run and its traceback is in the task already. */
+        char *err = gw_call_finish_hooked(t->call, t->flag, t->hook_req, t->in, t->in_len);
+        if (err != NULL)
+            t->err = err;
         t->hook_req = NULL;
         return 1;
+    }
     }
     return 1;
 }

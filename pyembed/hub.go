@@ -167,6 +167,7 @@ func (h *hubState) taskFor(io IO) *task {
 	}
 	h.count++
 	t.gen, t.c.gen, t.io = h.count, C.uint64_t(h.count), io
+	t.c.settled = 0
 	h.bound[io] = t
 	return t
 }
@@ -236,6 +237,9 @@ func (a *App) startOnHub(environ []byte, contentLength int64, io IO, keepEnviron
 }
 
 func (call *Call) nextOnHub() Step {
+	if call.task.c.settled != 0 {
+		return Step{Kind: StepDone} // the last step held the rest of the body
+	}
 	call.task.run(C.GW_OP_NEXT)
 	return call.takeTaskStep()
 }
@@ -243,9 +247,12 @@ func (call *Call) nextOnHub() Step {
 func (call *Call) finishOnHub(interrupted bool, req *HookRequest, fields []byte) string {
 	t := call.task
 	t.c.flag = cbool(interrupted)
-	if req == nil {
+	switch {
+	case req == nil && t.c.settled != 0:
+		// The hub finished the call already.
+	case req == nil:
 		t.run(C.GW_OP_FINISH)
-	} else {
+	default:
 		t.copyIn(fields)
 		t.c.hook_req = req.obj
 		t.run(C.GW_OP_FINISH_HOOKED)

@@ -55,6 +55,8 @@ char *gw_call_finish(gw_call *c, int interrupted);
 char *gw_call_close(gw_call *c, int interrupted);
 void gw_call_release(gw_call *c);
 PyObject *gw_call_environ(gw_call *c);
+Py_ssize_t gw_call_rest_len(gw_call *c);
+void gw_call_copy_rest(gw_call *c, char *p);
 
 /* The hooks module (hooks.c). */
 char *gw_hooks_load(const char *source, const char *module, const char *info, char **kind,
@@ -102,6 +104,7 @@ typedef struct gw_task {
     Py_ssize_t io_result;    /* GW_OP_RESUME: bytes read, or 0 / -1 for a write */
     /* The hub's, read by Go once posted back. */
     int wake;
+    int settled;             /* the call is finished: the step holds the rest of the response */
     gw_call *call;
     PyObject *hook_req;
     gw_step step;
@@ -118,6 +121,7 @@ typedef struct gw_task {
     PyObject *io_greenlet;   /* the greenlet waiting for Go's I/O */
     int waiting;
     int timeout;
+    int keep;                /* the call keeps its environ until GW_OP_FINISH* */
 } gw_task;
 
 extern int gw_hub_mode;
