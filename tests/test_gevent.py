@@ -261,6 +261,15 @@ def test_hub_blocked_in_c_gets_its_worker_replaced_while_the_other_serves(gowsgi
     server.wait_workers(2)
 
 
+def test_hub_blocked_without_a_request_gets_its_worker_replaced(gowsgi):
+    server = gowsgi("gevent_stall_app:app", "-w", "1", "-k", "gevent", "--timeout", str(TIMEOUT))
+    [first] = server.wait_workers(1)
+    log = server.wait_log("gevent's hub has not run for over 2s", timeout=15)
+    assert f"[{first}] [ERROR] gevent's hub has not run" in log
+    server.wait_log("timed out after", timeout=15)
+    assert wait_for(lambda: (lambda pids: pids and first not in pids)(server.workers()), 15)
+
+
 def test_term_lets_the_greenlets_in_flight_finish(gowsgi):
     server = gevent_server(gowsgi)
     pid(server)  # the worker serves: what is sent now is accepted before the stop
