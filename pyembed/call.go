@@ -52,6 +52,7 @@ type Call struct {
 	c      *C.gw_call
 	handle cgo.Handle
 	step   C.gw_step
+	task   *task // under gevent; nil otherwise
 }
 
 var callPool = sync.Pool{New: func() any { return new(Call) }}
@@ -64,6 +65,9 @@ func (a *App) Start(environ []byte, contentLength int64, io IO) (*Call, Step) {
 }
 
 func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool) (*Call, Step) {
+	if hub != nil {
+		return a.startOnHub(environ, contentLength, io, keepEnviron)
+	}
 	call := callPool.Get().(*Call)
 	call.handle = cgo.NewHandle(io)
 	var env *C.char
@@ -77,6 +81,9 @@ func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool
 
 // Next takes the next step of the response.
 func (call *Call) Next() Step {
+	if call.task != nil {
+		return call.nextOnHub()
+	}
 	C.gw_call_next(call.c, &call.step)
 	return call.result()
 }
@@ -85,6 +92,9 @@ func (call *Call) Next() Step {
 // traceback when close() raised. interrupted says Interrupt was called for this request: a
 // RequestTimeout still pending then is withdrawn.
 func (call *Call) Finish(interrupted bool) string {
+	if call.task != nil {
+		return call.finishOnHub(interrupted, nil, nil)
+	}
 	var err string
 	if call.c != nil {
 		err = takeString(C.gw_call_finish(call.c, cbool(interrupted)))
@@ -94,7 +104,9 @@ func (call *Call) Finish(interrupted bool) string {
 }
 
 func (call *Call) release() {
-	call.handle.Delete()
+	if call.handle != 0 {
+		call.handle.Delete()
+	}
 	*call = Call{}
 	callPool.Put(call)
 }
@@ -119,9 +131,13 @@ func (call *Call) result() Step {
 // caller must be locked to it.
 func CurrentThread() uint64 { return uint64(C.PyThread_get_thread_ident()) }
 
-// Interrupt raises RequestTimeout in the Python thread and returns that thread's stack. It waits
-// for the GIL, so it blocks for as long as something holds it.
+// Interrupt raises RequestTimeout in the Python thread (or under gevent the greenlet: see
+// ThreadOf) and returns its stack. It waits for the GIL, so it blocks for as long as something
+// holds it.
 func Interrupt(thread uint64) string {
+	if hub != nil {
+		return interruptOnHub(thread)
+	}
 	return takeString(C.gw_interrupt(C.ulong(thread)))
 }
 
