@@ -2,10 +2,14 @@
 
 For each app and each server, one after another: start the server with the same number of worker
 processes on a free loopback port, wait until it answers, warm it up, then load it with wrk and
-read throughput, latency and the CPU time the server spent per request. Run with the Python that
-gowsgi embeds (make bench does), so that every server imports the same Flask. The gevent worker
+read throughput, latency and the CPU time the server spent per request; serving the Flask app,
+also the memory (PSS) of each of its processes. Then, for gowsgi, gunicorn sync and uWSGI: bytes
+per second through a 10 MiB generator response, a 10 MiB wsgi.file_wrapper response and a 10 MiB
+upload (curl), and the time from starting the server to its first 200 with the Flask app. Last,
+the ratios, and whether gowsgi meets each target of its performance issue. The gevent worker
 classes are also measured on an app that sleeps 200 ms, with many connections: what counts there
-is how close they come to connections / 0.2 s requests per second.
+is how close they come to connections / 0.2 s requests per second. Run with the Python that
+gowsgi embeds (make bench does), so that every server imports the same Flask.
 """
 
 import argparse
@@ -14,6 +18,7 @@ import importlib.util
 import os
 import re
 import shutil
+import statistics
 import signal
 import socket
 import subprocess
@@ -29,6 +34,9 @@ UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
 SERVERS = ("gowsgi", "gowsgi-accesslog", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "gowsgi-gevent",
            "gunicorn-gevent")
 GEVENT_SERVERS = ("gowsgi-gevent", "gunicorn-gevent")
+# The servers whose transfer rates and start-up times are measured: gowsgi and those its targets
+# name.
+EXTRA_SERVERS = ("gowsgi", "gunicorn-sync", "uwsgi")
 GTHREAD_THREADS = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,6 +65,14 @@ APPS = {
     "sleep": App(REPO / "bench", "sleep", "application", b"Slept", servers=GEVENT_SERVERS, connections=512,
                  wait_seconds=0.2),
 }
+TRANSFER_APP = App(REPO / "bench", "stream", "application", b"ok")
+TRANSFER_SIZE = 10 << 20
+# name: (method, path, what it measures)
+TRANSFERS = {
+    "stream": ("GET", "/stream", "generator of 64 KiB chunks"),
+    "file": ("GET", "/file", "wsgi.file_wrapper"),
+    "upload": ("POST", "/upload", "upload read by the app"),
+}
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Result:
     errors: int = 0
     closed_connections: int = 0
     failure: str = ""
+    # (role, PSS in kB) of each process, measured after the load; the master first
+    memory: list = None
 
 
 class ServerFailed(Exception):
@@ -95,8 +113,8 @@ def server_command(server, app, port, workers, log_directory):
         return gunicorn + ["-k", "gevent"]
     uwsgi = ["uwsgi", "--plugin", "python3", "--http-socket", bind, "--master", "--die-on-term",
              "--disable-logging", "--processes", str(workers)]
-    if app.module == "hello":
-        return uwsgi + ["--wsgi-file", "hello.py"]
+    if app.directory == REPO / "bench":
+        return uwsgi + ["--wsgi-file", f"{app.module}.py"]
     return uwsgi + ["--module", app.spec]
 
 
@@ -149,7 +167,7 @@ class RunningServer:
             pass
         self.process.wait()
 
-    def wait_until_serving(self, port, expected_body, timeout=30):
+    def wait_until_serving(self, port, expected_body, timeout=30, poll=0.1):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -160,7 +178,7 @@ class RunningServer:
                 response = connection.getresponse()
                 body = response.read()
             except OSError:
-                time.sleep(0.1)
+                time.sleep(poll)
                 continue
             finally:
                 connection.close()
@@ -177,6 +195,11 @@ class RunningServer:
         cutime and cstime over the live tree counts every process exactly once, including
         workers that died and were reaped between two readings.
         """
+        pids, ticks = self.tree()
+        return sum(ticks.get(pid, 0) for pid in pids)
+
+    def tree(self):
+        """The server's live processes, the master first, and the CPU ticks of each."""
         children, ticks = {}, {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
@@ -190,12 +213,25 @@ class RunningServer:
             pid, parent = int(entry.name), int(fields[1])
             children.setdefault(parent, []).append(pid)
             ticks[pid] = sum(int(value) for value in fields[11:15])
-        total, pending = 0, [self.process.pid]
+        pids, pending = [], [self.process.pid]
         while pending:
-            pid = pending.pop()
-            total += ticks.get(pid, 0)
-            pending.extend(children.get(pid, ()))
-        return total
+            pid = pending.pop(0)
+            pids.append(pid)
+            pending.extend(sorted(children.get(pid, ())))
+        return pids, ticks
+
+    def memory(self):
+        """(role, PSS in kB) of each process: what it costs the machine, its share of pages it
+        shares with others (copy-on-write, libraries) counted in proportion."""
+        out = []
+        for index, pid in enumerate(self.tree()[0]):
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                    pss = int(re.search(r"^Pss:\s+(\d+) kB", rollup.read(), re.MULTILINE).group(1))
+            except (OSError, AttributeError):
+                continue
+            out.append(("master" if index == 0 else "worker", pss))
+        return out
 
 
 def run_wrk(url, duration, connections):
@@ -247,6 +283,8 @@ def benchmark(server, app_name, options, log_directory):
                 before = running.cpu_ticks()
                 output = run_wrk(url, options.duration, connections)
                 cpu_seconds = (running.cpu_ticks() - before) / CLOCK_TICKS
+                if app_name == "flask":
+                    result.memory = running.memory()
         except ServerFailed as failure:
             result.failure = str(failure)
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
@@ -256,6 +294,69 @@ def benchmark(server, app_name, options, log_directory):
      result.closed_connections) = parse_wrk(output)
     result.cpu_us_per_request = cpu_seconds * 1e6 / requests if requests else 0.0
     return result
+
+
+def run_curl(urls, upload=None):
+    """Fetches each URL with one curl process (one connection where the server keeps it) and
+    returns per transfer (seconds, bytes down, bytes up, status)."""
+    command = ["curl", "-s", "-w", "%{time_total} %{size_download} %{size_upload} %{http_code}\\n"]
+    if upload is not None:
+        command += ["--data-binary", f"@{upload}", "-H", "Expect:",
+                    "-H", "Content-Type: application/octet-stream"]
+    for url in urls:
+        command += ["-o", "/dev/null", url]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    lines = completed.stdout.split()
+    return [(float(t), int(down), int(up), int(code))
+            for t, down, up, code in zip(lines[0::4], lines[1::4], lines[2::4], lines[3::4])]
+
+
+def measure_transfers(server, options, log_directory):
+    """Median bytes per second of each transfer (see TRANSFERS), or a failure message."""
+    port = free_port()
+    upload = Path(log_directory) / "upload.bin"
+    if not upload.exists():
+        upload.write_bytes(b"u" * TRANSFER_SIZE)
+    rates = {}
+    log_path = Path(log_directory) / f"{server}-transfers.log"
+    with open(log_path, "wb") as log:
+        try:
+            with RunningServer(server_command(server, TRANSFER_APP, port, options.workers, log_directory),
+                               TRANSFER_APP.directory, log) as running:
+                running.wait_until_serving(port, TRANSFER_APP.expected_body)
+                for name, (method, path, _) in TRANSFERS.items():
+                    url = f"http://127.0.0.1:{port}{path}"
+                    runs = run_curl([url] * (options.transfer_runs + 2),
+                                    upload if method == "POST" else None)
+                    moved = [down if method == "GET" else up for _, down, up, _ in runs]
+                    if len(runs) != options.transfer_runs + 2 or any(
+                            code != 200 for *_, code in runs) or any(m != TRANSFER_SIZE for m in moved):
+                        raise ServerFailed(f"{name}: transfers failed: {runs[:3]}")
+                    rates[name] = statistics.median(TRANSFER_SIZE / t for t, *_ in runs[2:])
+        except ServerFailed as failure:
+            print(f"  {server} transfers failed: {failure}", flush=True)
+            return str(failure)
+    return rates
+
+
+def measure_startup(server, options, log_directory):
+    """Median seconds from starting the server to its first 200 with the Flask app."""
+    app = APPS["flask"]
+    times = []
+    for run in range(options.startup_runs):
+        port = free_port()
+        with open(Path(log_directory) / f"{server}-startup-{run}.log", "wb") as log:
+            start = time.monotonic()
+            with RunningServer(server_command(server, app, port, options.workers, log_directory),
+                               app.directory, log) as running:
+                try:
+                    running.wait_until_serving(port, app.expected_body, poll=0.002)
+                except ServerFailed as failure:
+                    print(f"  {server} start-up failed: {failure}", flush=True)
+                    return None
+                times.append(time.monotonic() - start)
+        time.sleep(0.5)
+    return statistics.median(times)
 
 
 def print_table(results):
@@ -287,11 +388,12 @@ def print_ratios(results):
                 continue
             cpu = (gowsgi.cpu_us_per_request / baseline.cpu_us_per_request
                    if baseline.cpu_us_per_request else float("nan"))
+            p99 = gowsgi.p99_ms / baseline.p99_ms if baseline.p99_ms else float("nan")
             lines.append(f"  {app:<6} gowsgi / {other:<17} rps {gowsgi.rps / baseline.rps:5.2f}x"
-                         f"   CPU/req {cpu:5.2f}x")
+                         f"   CPU/req {cpu:5.2f}x   p99 {p99:5.2f}x")
     lines += gevent_ratios(measured)
     if lines:
-        print("\nratios (gowsgi / other): rps higher is better, CPU/req lower is better")
+        print("\nratios (gowsgi / other): rps higher is better, CPU/req and p99 lower is better")
         print(*lines, sep="\n")
 
 
@@ -315,6 +417,82 @@ def gevent_ratios(measured):
     return lines
 
 
+def print_memory(results):
+    rows = [r for r in results if r.memory]
+    if not rows:
+        return
+    print("\nmemory serving the Flask app, after the load: PSS in MiB, total and per process")
+    for r in rows:
+        total = sum(kb for _, kb in r.memory) / 1024
+        parts = "  ".join(f"{role} {kb / 1024:.1f}" for role, kb in r.memory)
+        print(f"{r.server:<18}{total:>7.1f}   {parts}")
+
+
+def print_transfers(transfers):
+    if not transfers:
+        return
+    print(f"\ntransfers of {TRANSFER_SIZE >> 20} MiB with curl, GB/s (median): "
+          + "; ".join(f"{name}: {what}" for name, (_, _, what) in TRANSFERS.items()))
+    print(f"{'server':<18}" + "".join(f"{name:>10}" for name in TRANSFERS))
+    for server, rates in transfers.items():
+        if isinstance(rates, str):
+            print(f"{server:<18}  failed: {rates}")
+            continue
+        print(f"{server:<18}" + "".join(f"{rates[name] / 1e9:>10.2f}" for name in TRANSFERS))
+
+
+def print_startup(startup):
+    if not startup:
+        return
+    print("\nstart-up: seconds from starting the server to its first 200 with the Flask app (median)")
+    for server, seconds in startup.items():
+        print(f"{server:<18}" + (f"{seconds:>7.3f}" if seconds is not None else "  failed"))
+
+
+def print_targets(results, transfers, startup):
+    """Checks gowsgi against each target of its performance issue, from this run."""
+    measured = {(r.server, r.app): r for r in results if not r.failure}
+    checks = []
+
+    def check(what, value, met):
+        checks.append(f"  {'met    ' if met else 'NOT met'}  {what}: {value}")
+
+    def compare(app, other, what, field, bound, higher_is_better):
+        gowsgi, baseline = measured.get(("gowsgi", app)), measured.get((other, app))
+        if gowsgi is None or baseline is None or not getattr(baseline, field):
+            return
+        ratio = getattr(gowsgi, field) / getattr(baseline, field)
+        check(what, f"{ratio:.2f}x", ratio >= bound if higher_is_better else ratio <= bound)
+
+    hello = measured.get(("gowsgi", "hello"))
+    if hello is not None:
+        check("hello CPU per request <= 20 us", f"{hello.cpu_us_per_request:.1f} us",
+              hello.cpu_us_per_request <= 20)
+    compare("hello", "uwsgi", "hello rps >= 1.3x uWSGI's", "rps", 1.3, True)
+    compare("hello", "gunicorn-sync", "hello rps >= 2.5x gunicorn sync's", "rps", 2.5, True)
+    compare("flask", "uwsgi", "Flask rps >= 1.1x uWSGI's", "rps", 1.1, True)
+    compare("flask", "uwsgi", "Flask CPU per request <= 0.9x uWSGI's", "cpu_us_per_request", 0.9, False)
+    compare("hello", "uwsgi", "hello p99 <= uWSGI's", "p99_ms", 1.0, False)
+    compare("flask", "uwsgi", "Flask p99 <= uWSGI's", "p99_ms", 1.0, False)
+    rates = transfers.get("gowsgi")
+    if isinstance(rates, dict):
+        for name, bound in (("stream", 1e9), ("file", 1e9), ("upload", 5e8)):
+            check(f"{name} ({TRANSFERS[name][2]}) >= {bound / 1e9:g} GB/s",
+                  f"{rates[name] / 1e9:.2f} GB/s", rates[name] >= bound)
+    gowsgi, gunicorn = measured.get(("gowsgi", "flask")), measured.get(("gunicorn-sync", "flask"))
+    if gowsgi is not None and gunicorn is not None and gowsgi.memory and gunicorn.memory:
+        ours, theirs = (sum(kb for _, kb in r.memory) / 1024 for r in (gowsgi, gunicorn))
+        check("Flask PSS of master and workers <= gunicorn's", f"{ours:.1f} MiB against {theirs:.1f}",
+              ours <= theirs)
+    if startup.get("gowsgi") is not None and startup.get("gunicorn-sync") is not None:
+        ours, theirs = startup["gowsgi"], startup["gunicorn-sync"]
+        check("start-up to the first 200 <= gunicorn's", f"{ours:.3f} s against {theirs:.3f} s",
+              ours <= theirs)
+    if checks:
+        print("\ntargets (shared issue 6), from this run:")
+        print(*checks, sep="\n")
+
+
 def name_list(choices):
     def parse(text):
         names = [name.strip() for name in text.split(",") if name.strip()]
@@ -336,6 +514,11 @@ def parse_arguments():
                         help=f"servers to run, comma-separated or repeated: {', '.join(SERVERS)}")
     parser.add_argument("--apps", type=name_list(tuple(APPS)), action="extend", metavar="APP",
                         help=f"apps to serve, comma-separated or repeated: {', '.join(APPS)}")
+    parser.add_argument("--transfer-runs", type=int, default=10,
+                        help="measured transfers of each kind per server (10)")
+    parser.add_argument("--startup-runs", type=int, default=3, help="start-ups per server (3)")
+    parser.add_argument("--no-extras", action="store_true",
+                        help="skip the transfer and start-up measurements")
     return parser.parse_args()
 
 
@@ -364,16 +547,27 @@ def main():
     for name in apps:
         if APPS[name].connections:
             print(f"the {name} app: -c{APPS[name].connections}, {', '.join(APPS[name].servers)} only")
-    results = []
+    results, transfers, startup = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="gowsgi-bench-") as log_directory:
         for app in apps:
             for server in (s for s in servers if not APPS[app].servers or s in APPS[app].servers):
                 print(f"  {server} on {app} ...", flush=True)
                 results.append(benchmark(server, app, options, log_directory))
                 time.sleep(1)
+        for server in [] if options.no_extras else [s for s in EXTRA_SERVERS if s in servers]:
+            print(f"  {server} transfers ...", flush=True)
+            transfers[server] = measure_transfers(server, options, log_directory)
+            if "flask" in apps:
+                print(f"  {server} start-up ...", flush=True)
+                startup[server] = measure_startup(server, options, log_directory)
     print_table(results)
     print_ratios(results)
-    if any(r.failure for r in results):
+    print_memory(results)
+    print_transfers(transfers)
+    print_startup(startup)
+    print_targets(results, transfers, startup)
+    if any(r.failure for r in results) or any(isinstance(t, str) for t in transfers.values()) \
+            or None in startup.values():
         sys.exit(1)
 
 

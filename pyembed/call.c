@@ -23,9 +23,11 @@ struct gw_call {
 };
 
 static PyTypeObject call_type;
+static void init_byte_class(void);
 static PyObject *input_key, *close_name;
 
 int gw_setup_wsgi(int multithread, int multiprocess) {
+    init_byte_class();
     gw_enter();
     int rc = -1;
     if (PyType_Ready(&call_type) < 0 || PyType_Ready(&gw_input_type) < 0 ||
@@ -43,9 +45,19 @@ out:
     return rc;
 }
 
-static int is_tchar(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+/* What each byte may be in a header: TOKEN in a name (RFC 9110 tchar), TEXT in a value or the
+ * status (anything but control characters, HTAB aside). A table, as every response checks every
+ * byte of its header. */
+enum { TEXT = 1, TOKEN = 2 };
+static unsigned char byte_class[256];
+
+static void init_byte_class(void) {
+    for (int c = 0; c < 256; c++) {
+        int token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        int text = (c >= 0x20 && c != 0x7f) || c == '\t';
+        byte_class[c] = (token ? TOKEN : 0) | (text ? TEXT : 0);
+    }
 }
 
 /* latin1_text checks that a header text is a str of one-byte characters without control
@@ -65,9 +77,9 @@ static int check_text(PyObject *s, const char *what, int token) {
         PyErr_Format(PyExc_ValueError, "%s is empty", what);
         return -1;
     }
+    unsigned char need = token ? TOKEN : TEXT;
     for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = d[i];
-        if (token ? !is_tchar(c) : ((c < 0x20 && c != '\t') || c == 0x7f)) {
+        if (!(byte_class[d[i]] & need)) {
             PyErr_Format(PyExc_ValueError, "%s %R contains an invalid character", what, s);
             return -1;
         }
@@ -301,6 +313,7 @@ static void step(gw_call *c, gw_step *out) {
         c->sent = 1;
         out->kind = GW_CHUNK;
         out->next_ready = c->iter == NULL;
+        out->last = c->iter == NULL && c->pos >= PySequence_Fast_GET_SIZE(c->result);
         out->data = PyBytes_AS_STRING(item);
         out->len = PyBytes_GET_SIZE(item);
     }

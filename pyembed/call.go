@@ -7,8 +7,8 @@ package pyembed
 import "C"
 
 import (
-	"runtime/cgo"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -45,17 +45,55 @@ type Step struct {
 	NextReady bool
 	FD        int
 	Err       string
+	// Last says the body ends with Data: the next step would be StepDone, and need not be
+	// taken (one call into Python less for a list body).
+	Last bool
 }
 
-// Call is one request in flight.
+// Call is one request in flight. Calls are never freed, only reused: C names a call's Go side
+// by its slot, a small number, where a cgo.Handle would cost an allocation and a map update per
+// request (measured in BenchmarkServeHello).
 type Call struct {
-	c      *C.gw_call
-	handle cgo.Handle
-	step   C.gw_step
-	task   *task // under gevent; nil otherwise
+	c    *C.gw_call
+	io   IO
+	slot int // 1-based: C takes 0 for "no request"
+	// step is in C memory, where C writes each step: a Go pointer passed on every call would
+	// be checked by cgo each time.
+	step *C.gw_step
+	task *task // under gevent; nil otherwise
 }
 
-var callPool = sync.Pool{New: func() any { return new(Call) }}
+// calls holds every Call ever made, by slot, and those free for the next request.
+var calls struct {
+	mu    sync.Mutex
+	free  []*Call
+	count int
+	// bySlot is replaced, never changed in place, when it grows: the callbacks read it
+	// without the lock.
+	bySlot atomic.Pointer[[]*Call]
+}
+
+func newCall() *Call {
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if n := len(calls.free); n > 0 {
+		call := calls.free[n-1]
+		calls.free = calls.free[:n-1]
+		return call
+	}
+	calls.count++
+	call := &Call{slot: calls.count, step: (*C.gw_step)(C.calloc(1, C.sizeof_gw_step))}
+	var grown []*Call
+	if old := calls.bySlot.Load(); old != nil {
+		grown = append(grown, *old...)
+	}
+	grown = append(grown, call)
+	calls.bySlot.Store(&grown)
+	return call
+}
+
+// callIO is the Go side of the call in slot.
+func callIO(slot C.uintptr_t) IO { return (*calls.bySlot.Load())[slot-1].io }
 
 // Start builds the environ from the packed buffer (see EnvironBuilder), calls the app and takes
 // the first step of its response. The caller must hold its OS thread until Finish, so that the
@@ -68,14 +106,14 @@ func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool
 	if hub != nil {
 		return a.startOnHub(environ, contentLength, io, keepEnviron)
 	}
-	call := callPool.Get().(*Call)
-	call.handle = cgo.NewHandle(io)
+	call := newCall()
+	call.io = io
 	var env *C.char
 	if len(environ) > 0 {
 		env = (*C.char)(unsafe.Pointer(&environ[0]))
 	}
-	call.c = C.gw_call_start(a.obj, env, C.Py_ssize_t(len(environ)), C.uintptr_t(call.handle),
-		C.Py_ssize_t(contentLength), cbool(keepEnviron), &call.step)
+	call.c = C.gw_call_start(a.obj, env, C.Py_ssize_t(len(environ)), C.uintptr_t(call.slot),
+		C.Py_ssize_t(contentLength), cbool(keepEnviron), call.step)
 	return call, call.result()
 }
 
@@ -84,7 +122,7 @@ func (call *Call) Next() Step {
 	if call.task != nil {
 		return call.nextOnHub()
 	}
-	C.gw_call_next(call.c, &call.step)
+	C.gw_call_next(call.c, call.step)
 	return call.result()
 }
 
@@ -104,16 +142,15 @@ func (call *Call) Finish(interrupted bool) string {
 }
 
 func (call *Call) release() {
-	if call.handle != 0 {
-		call.handle.Delete()
-	}
-	*call = Call{}
-	callPool.Put(call)
+	call.c, call.io, call.task = nil, nil, nil
+	calls.mu.Lock()
+	calls.free = append(calls.free, call)
+	calls.mu.Unlock()
 }
 
 func (call *Call) result() Step {
-	s := &call.step
-	out := Step{Kind: StepKind(s.kind), FD: int(s.fd), NextReady: s.next_ready != 0}
+	s := call.step
+	out := Step{Kind: StepKind(s.kind), FD: int(s.fd), NextReady: s.next_ready != 0, Last: s.last != 0}
 	if s.head != nil {
 		out.Head = unsafe.Slice((*byte)(unsafe.Pointer(s.head)), int(s.head_len))
 	}

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"io"
-	"runtime/cgo"
 	"unsafe"
 )
 
@@ -16,8 +15,7 @@ import (
 //
 //export goWSGIRead
 func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
-	req := cgo.Handle(h).Value().(IO)
-	return C.Py_ssize_t(readBody(req, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
+	return C.Py_ssize_t(readBody(callIO(h), unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
 }
 
 // readBody reads at least one body byte into buf, and returns how many: 0 at the end of the
@@ -41,7 +39,7 @@ func readBody(req IO, buf []byte) int {
 //
 //export goWSGIWrite
 func goWSGIWrite(h C.uintptr_t, head *C.char, headLen C.Py_ssize_t, p *C.char, n C.Py_ssize_t) C.int {
-	req := cgo.Handle(h).Value().(IO)
+	req := callIO(h)
 	var hb []byte
 	if head != nil {
 		hb = unsafe.Slice((*byte)(unsafe.Pointer(head)), int(headLen))

@@ -19,6 +19,15 @@ static const char *const key_names[] = {
 #define FIRST_HEADER_KEY 13
 #define LITERAL_KEY 255
 
+/* The keys every request sets (see buildEnviron in wsgi/serve.go), by index. The template holds
+ * them already, with None, so that a request's environ replaces values in a table of the right
+ * size instead of inserting keys and growing it. SCRIPT_NAME is there already with its default. */
+static const int always_set[] = {0 /* REQUEST_METHOD */, 2 /* PATH_INFO */, 3 /* QUERY_STRING */,
+                                 6, 7, 8 /* SERVER_NAME, _PORT, _PROTOCOL */,
+                                 9, 10 /* REMOTE_ADDR, _PORT */, 11 /* RAW_URI */,
+                                 12 /* wsgi.url_scheme */};
+#define ALWAYS_SET_COUNT ((int)(sizeof always_set / sizeof always_set[0]))
+
 static PyObject *keys[KEY_COUNT];
 /* The last value seen for each indexed key: the method, protocol, server address, Host, Accept
  * and the like repeat from one request to the next, so most requests make no new string for
@@ -54,8 +63,11 @@ PyObject *gw_build_environ(const char *buf, Py_ssize_t len) {
     if (env == NULL)
         return NULL;
     const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    uint32_t seen = 0; /* indexes below FIRST_HEADER_KEY that the request set */
     while (p < end) {
         int idx = *p++;
+        if (idx < FIRST_HEADER_KEY)
+            seen |= 1u << idx;
         PyObject *key;
         if (idx == LITERAL_KEY) {
             Py_ssize_t n = p[0] | p[1] << 8;
@@ -94,6 +106,13 @@ PyObject *gw_build_environ(const char *buf, Py_ssize_t len) {
         Py_DECREF(env);
         return NULL;
     }
+    for (int i = 0; i < ALWAYS_SET_COUNT; i++) {
+        /* A placeholder the request did not replace must not reach the app. */
+        if (!(seen & (1u << always_set[i])) && PyDict_DelItem(env, keys[always_set[i]]) < 0) {
+            Py_DECREF(env);
+            return NULL;
+        }
+    }
     return env;
 }
 
@@ -111,5 +130,12 @@ int gw_environ_setup(int multithread, int multiprocess) {
         "wsgi.multithread", multithread ? Py_True : Py_False, "wsgi.multiprocess",
         multiprocess ? Py_True : Py_False, "wsgi.run_once", Py_False, "wsgi.input_terminated",
         Py_True, "wsgi.file_wrapper", (PyObject *)&gw_file_wrapper_type, "SCRIPT_NAME", "");
-    return comma != NULL && environ_template != NULL ? 0 : -1;
+    if (comma == NULL || environ_template == NULL)
+        return -1;
+    for (int i = 0; i < ALWAYS_SET_COUNT; i++) {
+        if (PyDict_SetItem(environ_template, keys[always_set[i]], Py_None) < 0)
+            return -1;
+    }
+    /* and wsgi.input, which gw_call_start sets */
+    return PyDict_SetItemString(environ_template, "wsgi.input", Py_None);
 }

@@ -219,7 +219,7 @@ func (t *task) copyIn(b []byte) {
 
 // takeTaskStep takes the step the hub left in the task.
 func (call *Call) takeTaskStep() Step {
-	call.step = call.task.c.step
+	*call.step = call.task.c.step
 	call.task.c.step.err = nil
 	return call.result()
 }
@@ -231,7 +231,7 @@ func (a *App) startOnHub(environ []byte, contentLength int64, io IO, keepEnviron
 	t.c.content_length = C.Py_ssize_t(contentLength)
 	t.c.flag = cbool(keepEnviron)
 	t.run(C.GW_OP_START)
-	call := callPool.Get().(*Call)
+	call := newCall()
 	call.c, call.task = t.c.call, t
 	return call, call.takeTaskStep()
 }

@@ -42,6 +42,7 @@ typedef struct {
     const char *data;   /* GW_CHUNK: bytes owned by the call until the next step */
     Py_ssize_t len;
     int next_ready;     /* GW_CHUNK: the next step runs no app code (a list or tuple body) */
+    int last;           /* GW_CHUNK: the body ends with this chunk (a list or tuple body) */
     int fd;             /* GW_FILE: descriptor of the wrapped file */
     const char *head;   /* packed "STATUS\r\nName: value\r\n…" when start_response changed it */
     Py_ssize_t head_len;

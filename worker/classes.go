@@ -2,7 +2,6 @@ package worker
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,8 +27,22 @@ func newWorkerClass(name string, threads, connections int, h *wsgi.Handler) work
 		return &threadedClass{handler: h, slots: make(chan struct{}, threads),
 			gate: admission{limit: int32(threads), progressing: h.Progressing}}
 	}
-	return &syncClass{handler: h, jobs: make(chan *syncJob),
-		gate: admission{limit: 1, progressing: h.Progressing}}
+	return newSyncClass(h)
+}
+
+// connAdopter is a worker class that serves connections itself once they have a request
+// ready (see httpConn.serve).
+type connAdopter interface {
+	adopt(c *httpConn) bool
+}
+
+// attachEngine lets a worker class that runs its own event loop prepare it and take over the
+// server's connections.
+func attachEngine(class workerClass, srv *httpServer) error {
+	if a, ok := class.(interface{ attach(*httpServer) error }); ok {
+		return a.attach(srv)
+	}
+	return nil
 }
 
 // admission holds back the accept loop of a worker whose Python is busy and not visibly making
@@ -64,49 +77,6 @@ func (a *admission) waitFree() {
 
 func (a *admission) enter() { a.busy.Add(1) }
 func (a *admission) leave() { a.busy.Add(-1) }
-
-// syncClass runs every request on the main thread, the one that imported the app, as gunicorn's
-// sync worker does: objects made at import time that check their thread (an sqlite3
-// connection) keep working. Handing each request to that thread costs a goroutine switch;
-// shared/design.md §2 measures it.
-type syncClass struct {
-	handler *wsgi.Handler
-	jobs    chan *syncJob
-	gate    admission
-}
-
-type syncJob struct {
-	req  *wsgi.Request
-	w    wsgi.ResponseWriter
-	done chan struct{}
-}
-
-var syncJobPool = sync.Pool{New: func() any { return &syncJob{done: make(chan struct{}, 1)} }}
-
-func (s *syncClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
-	job := syncJobPool.Get().(*syncJob)
-	job.req, job.w = req, w
-	s.gate.enter()
-	s.jobs <- job
-	<-job.done
-	s.gate.leave()
-	job.req, job.w = nil, nil
-	syncJobPool.Put(job)
-}
-
-func (s *syncClass) admission() *admission { return &s.gate }
-
-func (s *syncClass) run(exit <-chan int) int {
-	for {
-		select {
-		case job := <-s.jobs:
-			s.handler.Serve(job.req, job.w)
-			job.done <- struct{}{}
-		case code := <-exit:
-			return code
-		}
-	}
-}
 
 // threadedClass runs up to --threads requests at once, each on its connection's goroutine
 // locked to an OS thread for the request, with the thread's own Python thread state: no

@@ -24,6 +24,9 @@ func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.Res
 		t.Fatal(err)
 	}
 	srv := newHTTPServer(lim, "http", dispatch)
+	if viaSyncLoop {
+		startSyncLoop(t, srv)
+	}
 	go func() {
 		for {
 			c, err := l.Accept()

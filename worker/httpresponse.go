@@ -283,7 +283,12 @@ func (c *httpConn) writeBody(p []byte, chunked bool) error {
 			c.iov = append(c.iov, tail)
 		}
 		c.armWrite()
-		_, err := c.iov.WriteTo(c.nc)
+		var err error
+		if lc, ok := c.nc.(*loopConn); ok {
+			err = lc.writeVectors(c.iov)
+		} else {
+			_, err = c.iov.WriteTo(c.nc)
+		}
 		c.iovs = [3][]byte{}
 		if err != nil {
 			c.werr = err

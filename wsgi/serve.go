@@ -93,6 +93,10 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 			break
 		}
 		ex.written += int64(len(st.Data))
+		if st.Last {
+			st = pyembed.Step{Kind: pyembed.StepDone}
+			break
+		}
 		// The next chunk may take the app a while: what it produced so far goes out first,
 		// unless the next is at hand or the declared length is complete.
 		if !st.NextReady && (ex.length < 0 || ex.written < ex.length) {

@@ -18,7 +18,8 @@ var testHandler *Handler
 func TestMain(m *testing.M) {
 	runtime.LockOSThread()
 	dir, _ := filepath.Abs("testdata")
-	h, err := Load(Options{Paths: []string{dir}, Module: "apps", Attr: "app", Multiprocess: true})
+	flask, _ := filepath.Abs("../examples/flask-hello") // for BenchmarkServeFlask
+	h, err := Load(Options{Paths: []string{dir, flask}, Module: "apps", Attr: "app", Multiprocess: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot load the test apps:", err)
 		os.Exit(1)
@@ -119,6 +120,16 @@ func TestEnviron(t *testing.T) {
 	}
 	if fmt.Sprint(env["wsgi.version"]) != "[1 0]" {
 		t.Errorf("wsgi.version = %v", env["wsgi.version"])
+	}
+}
+
+// The environ is built from a template that holds the keys every request sets; none of them
+// reaches the app without its value.
+func TestEnvironHasNoPlaceholders(t *testing.T) {
+	for _, target := range []string{"/environ_none", "/environ_none?q"} {
+		if got := serve(t, target, "").body.String(); got != "" {
+			t.Errorf("%s: keys with None: %s", target, got)
+		}
 	}
 }
 

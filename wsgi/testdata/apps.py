@@ -161,3 +161,8 @@ def sleep_in_c(environ, start_response):
 def app(environ, start_response):
     name = environ["PATH_INFO"].strip("/").split(" ")[0]
     return globals()[name](environ, start_response)
+
+
+def environ_none(environ, start_response):
+    start_response("200 OK", [])
+    return [",".join(sorted(k for k, v in environ.items() if v is None)).encode()]
