@@ -1,4 +1,4 @@
-"""Benchmark gowsgi against gunicorn (sync and gthread) and uWSGI, in one run, on one machine.
+"""Benchmark gowsgi against gunicorn (sync, gthread and gevent) and uWSGI, in one run, on one machine.
 
 For each app and each server, one after another: start the server with the same number of worker
 processes on a free loopback port, wait until it answers, warm it up, then load it with wrk and
@@ -6,8 +6,10 @@ read throughput, latency and the CPU time the server spent per request; serving 
 also the memory (PSS) of each of its processes. Then, for gowsgi, gunicorn sync and uWSGI: bytes
 per second through a 10 MiB generator response, a 10 MiB wsgi.file_wrapper response and a 10 MiB
 upload (curl), and the time from starting the server to its first 200 with the Flask app. Last,
-the ratios, and whether gowsgi meets each target of its performance issue. Run with the Python
-that gowsgi embeds (make bench does), so that every server imports the same Flask.
+the ratios, and whether gowsgi meets each target of its performance issue. The gevent worker
+classes are also measured on an app that sleeps 200 ms, with many connections: what counts there
+is how close they come to connections / 0.2 s requests per second. Run with the Python that
+gowsgi embeds (make bench does), so that every server imports the same Flask.
 """
 
 import argparse
@@ -29,7 +31,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GOWSGI = REPO / "bin" / "gowsgi"
 UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
-SERVERS = ("gowsgi", "gowsgi-accesslog", "gunicorn-sync", "gunicorn-gthread", "uwsgi")
+SERVERS = ("gowsgi", "gowsgi-accesslog", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "gowsgi-gevent",
+           "gunicorn-gevent")
+GEVENT_SERVERS = ("gowsgi-gevent", "gunicorn-gevent")
 # The servers whose transfer rates and start-up times are measured: gowsgi and those its targets
 # name.
 EXTRA_SERVERS = ("gowsgi", "gunicorn-sync", "uwsgi")
@@ -44,6 +48,11 @@ class App:
     callable: str
     expected_body: bytes
     needs_module: str = ""
+    # The servers that run this app (all when empty), and wrk's connections (0: --connections).
+    servers: tuple = ()
+    connections: int = 0
+    # Each request of the app waits this long: the best a server can do is connections / wait.
+    wait_seconds: float = 0.0
 
     @property
     def spec(self):
@@ -53,6 +62,8 @@ class App:
 APPS = {
     "hello": App(REPO / "bench", "hello", "application", b"Hello, World!"),
     "flask": App(REPO / "examples" / "flask-hello", "app", "app", b"Hello world!", "flask"),
+    "sleep": App(REPO / "bench", "sleep", "application", b"Slept", servers=GEVENT_SERVERS, connections=512,
+                 wait_seconds=0.2),
 }
 TRANSFER_APP = App(REPO / "bench", "stream", "application", b"ok")
 TRANSFER_SIZE = 10 << 20
@@ -96,6 +107,10 @@ def server_command(server, app, port, workers, log_directory):
         return gunicorn
     if server == "gunicorn-gthread":
         return gunicorn + ["-k", "gthread", "--threads", str(GTHREAD_THREADS)]
+    if server == "gowsgi-gevent":
+        return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers), "-k", "gevent"]
+    if server == "gunicorn-gevent":
+        return gunicorn + ["-k", "gevent"]
     uwsgi = ["uwsgi", "--plugin", "python3", "--http-socket", bind, "--master", "--die-on-term",
              "--disable-logging", "--processes", str(workers)]
     if app.directory == REPO / "bench":
@@ -110,7 +125,10 @@ def missing_servers():
         missing["gowsgi"] = missing["gowsgi-accesslog"] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
     if importlib.util.find_spec("gunicorn") is None:
         reason = f"gunicorn is not installed for {sys.executable}: apt-get install gunicorn"
-        missing["gunicorn-sync"] = missing["gunicorn-gthread"] = reason
+        missing["gunicorn-sync"] = missing["gunicorn-gthread"] = missing["gunicorn-gevent"] = reason
+    if importlib.util.find_spec("gevent") is None:
+        reason = f"gevent is not installed for {sys.executable}: apt-get install python3-gevent"
+        missing["gowsgi-gevent"] = missing["gunicorn-gevent"] = reason
     if shutil.which("uwsgi") is None or not UWSGI_PYTHON_PLUGIN.exists():
         missing["uwsgi"] = "uWSGI or its Python 3 plugin is missing: apt-get install uwsgi uwsgi-plugin-python3"
     return missing
@@ -255,14 +273,15 @@ def benchmark(server, app_name, options, log_directory):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = Path(log_directory) / f"{server}-{app_name}.log"
+    connections = app.connections or options.connections
     with open(log_path, "wb") as log:
         try:
             with RunningServer(server_command(server, app, port, options.workers, log_directory),
                                app.directory, log) as running:
                 running.wait_until_serving(port, app.expected_body)
-                run_wrk(url, options.warmup, options.connections)
+                run_wrk(url, options.warmup, connections)
                 before = running.cpu_ticks()
-                output = run_wrk(url, options.duration, options.connections)
+                output = run_wrk(url, options.duration, connections)
                 cpu_seconds = (running.cpu_ticks() - before) / CLOCK_TICKS
                 if app_name == "flask":
                     result.memory = running.memory()
@@ -363,7 +382,7 @@ def print_ratios(results):
         if gowsgi is not None and logged is not None and gowsgi.rps and gowsgi.cpu_us_per_request:
             lines.append(f"  {app:<6} gowsgi access log on / off rps {logged.rps / gowsgi.rps:5.2f}x"
                          f"   CPU/req {logged.cpu_us_per_request / gowsgi.cpu_us_per_request:5.2f}x")
-        for other in (s for s in SERVERS if not s.startswith("gowsgi")):
+        for other in (s for s in SERVERS if not s.startswith("gowsgi") and s not in GEVENT_SERVERS):
             baseline = measured.get((other, app))
             if gowsgi is None or baseline is None or not baseline.rps:
                 continue
@@ -372,9 +391,30 @@ def print_ratios(results):
             p99 = gowsgi.p99_ms / baseline.p99_ms if baseline.p99_ms else float("nan")
             lines.append(f"  {app:<6} gowsgi / {other:<17} rps {gowsgi.rps / baseline.rps:5.2f}x"
                          f"   CPU/req {cpu:5.2f}x   p99 {p99:5.2f}x")
+    lines += gevent_ratios(measured)
     if lines:
         print("\nratios (gowsgi / other): rps higher is better, CPU/req and p99 lower is better")
         print(*lines, sep="\n")
+
+
+def gevent_ratios(measured):
+    """gowsgi's gevent worker against gunicorn's, and each against the most an app that waits
+    allows: connections / wait requests per second."""
+    lines = []
+    for name, app in APPS.items():
+        ours, theirs = measured.get(("gowsgi-gevent", name)), measured.get(("gunicorn-gevent", name))
+        if ours is not None and theirs is not None and theirs.rps and theirs.cpu_us_per_request:
+            lines.append(f"  {name:<6} gowsgi-gevent / gunicorn-gevent rps {ours.rps / theirs.rps:5.2f}x"
+                         f"   CPU/req {ours.cpu_us_per_request / theirs.cpu_us_per_request:5.2f}x")
+        if not app.wait_seconds:
+            continue
+        bound = app.connections / app.wait_seconds
+        for server in GEVENT_SERVERS:
+            result = measured.get((server, name))
+            if result is not None:
+                lines.append(f"  {name:<6} {server:<15} rps / ({app.connections} / {app.wait_seconds} s) "
+                             f"{result.rps / bound:5.2f}")
+    return lines
 
 
 def print_memory(results):
@@ -504,10 +544,13 @@ def main():
             apps.remove(app)
     print(f"wrk -t1 -c{options.connections} -d{options.duration}s after a {options.warmup} s warm-up;"
           f" {options.workers} workers each; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    for name in apps:
+        if APPS[name].connections:
+            print(f"the {name} app: -c{APPS[name].connections}, {', '.join(APPS[name].servers)} only")
     results, transfers, startup = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="gowsgi-bench-") as log_directory:
         for app in apps:
-            for server in servers:
+            for server in (s for s in servers if not APPS[app].servers or s in APPS[app].servers):
                 print(f"  {server} on {app} ...", flush=True)
                 results.append(benchmark(server, app, options, log_directory))
                 time.sleep(1)

@@ -14,10 +14,12 @@ type Config struct {
 	Binds []string
 	// Workers is the number of worker processes.
 	Workers int
-	// WorkerClass is "sync" or "gthread"; sync with Threads > 1 is resolved to gthread.
+	// WorkerClass is "sync", "gthread" or "gevent"; sync with Threads > 1 is resolved to gthread.
 	WorkerClass string
 	// Threads is the number of Python threads serving requests in one worker.
 	Threads int
+	// WorkerConnections bounds the requests a gevent worker runs at once.
+	WorkerConnections int
 	// Chdir is the directory the app is loaded from; it is first on sys.path.
 	Chdir string
 	// PythonPath are extra directories for sys.path, after Chdir.

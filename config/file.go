@@ -60,7 +60,7 @@ func init() {
 	for _, name := range strings.Fields(`preload-app preload
 		logconfig logconfig-dict logconfig-json log-config-json
 		syslog syslog-addr syslog-prefix syslog-facility enable-stdio-inheritance statsd-host
-		statsd-prefix dogstatsd-tags control-socket worker-connections
+		statsd-prefix dogstatsd-tags control-socket
 		worker-tmp-dir tmp-upload-dir paste spew strip-header-spaces permit-unconventional-http-method
 		permit-unconventional-http-version casefold-http-method pre-fork post-fork pre-exec`) {
 		notYetSupported[name] = true

@@ -44,6 +44,13 @@ wsgi_app: "pkg.site:app"
 	}
 }
 
+func TestGeventSettingsInTheConfigFile(t *testing.T) {
+	inTempDirWith(t, "worker_class: gevent\nworker_connections: 50\n")
+	if cfg := mustParse(t, nil, "a:b"); cfg.WorkerClass != "gevent" || cfg.WorkerConnections != 50 {
+		t.Errorf("worker class %q with %d connections, want gevent with 50", cfg.WorkerClass, cfg.WorkerConnections)
+	}
+}
+
 func TestPrecedenceDefaultsFileEnvironmentCommandLine(t *testing.T) {
 	inTempDirWith(t, "workers: 2\nthreads: 2\ntimeout: 5\nbind: 127.0.0.1:1\nwsgi_app: file:app\n")
 	env := map[string]string{"GOWSGI_CMD_ARGS": "--threads 3 --timeout 6 -b 127.0.0.1:2 -b 127.0.0.1:3",
@@ -88,7 +95,7 @@ func TestConfigFileErrorsNameFileLineAndKey(t *testing.T) {
 		"frobnicate: 3\n":              `gowsgi.yaml:1: unknown setting "frobnicate"`,
 		"\nworkers: many\n":            `gowsgi.yaml:2: invalid value "many" for workers: not a number`,
 		"workers: [1, 2]\n":            `gowsgi.yaml:1: setting "workers" must be a single value`,
-		"\n\nworker_class: eventlet\n": `gowsgi.yaml:3: invalid value "eventlet" for worker_class: choose sync or gthread`,
+		"\n\nworker_class: eventlet\n": `gowsgi.yaml:3: invalid value "eventlet" for worker_class: choose sync, gthread or gevent`,
 		"chdir: missing\n":             `gowsgi.yaml:1: invalid value "missing" for chdir: `,
 		"reuse_port: 1\n":              `gowsgi.yaml:1: setting "reuse_port" must be true or false`,
 		"preload_app: true\n":          `gowsgi.yaml:1: setting "preload_app" is not supported by this version of gowsgi`,

@@ -35,6 +35,7 @@ type options struct {
 	workers         numberFlag
 	workerClass     string
 	threads         numberFlag
+	connections     numberFlag
 	chdir           string
 	pythonPath      string
 	virtualenv      string
@@ -121,6 +122,7 @@ func newOptions() *options {
 	return &options{
 		workers:         numberFlag{min: 1, fallback: 1},
 		threads:         numberFlag{min: 1, fallback: 1},
+		connections:     numberFlag{min: 1, fallback: 1000},
 		limitLine:       numberFlag{fallback: 4094},
 		limitFields:     numberFlag{fallback: 100},
 		limitFieldSize:  numberFlag{fallback: 8190},
@@ -142,8 +144,9 @@ func (o *options) flagSet() *pflag.FlagSet {
 		"listen on `ADDRESS`: HOST:PORT, [IPv6]:PORT, HOST, unix:PATH or fd://N; repeatable (default 127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set)")
 	fs.VarP(&o.workers, "workers", "w", "run `INT` worker processes (default $WEB_CONCURRENCY or 1)")
 	fs.StringVarP(&o.workerClass, "worker-class", "k", "sync",
-		"worker class `NAME`: sync or gthread (default sync)")
+		"worker class `NAME`: sync, gthread or gevent (default sync)")
 	fs.Var(&o.threads, "threads", "run `INT` Python threads per worker; sync with more than 1 becomes gthread (default 1)")
+	fs.Var(&o.connections, "worker-connections", "run up to `INT` requests at once in each gevent worker; more wait their turn (default 1000)")
 	fs.StringVar(&o.chdir, "chdir", "", "load the app from `DIR` (default the current directory)")
 	fs.StringVar(&o.pythonPath, "pythonpath", "", "add `DIRS`, comma-separated, to sys.path")
 	fs.StringVar(&o.virtualenv, "virtualenv", "", "run in the virtualenv at `PATH` (default $VIRTUAL_ENV)")
@@ -274,6 +277,7 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(string) string) (*Config, error) {
 	cfg := &Config{
 		Threads:               o.threads.get(),
+		WorkerConnections:     o.connections.get(),
 		LimitRequestLine:      capLimit(o.limitLine.get(), maxRequestLine),
 		LimitRequestFields:    capLimit(o.limitFields.get(), maxRequestFields),
 		LimitRequestFieldSize: capLimit(o.limitFieldSize.get(), maxRequestFieldSize),
@@ -430,9 +434,9 @@ func workerClass(name string, threads int) (string, error) {
 	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
 		return "gthread", nil
 	case "gevent", "gunicorn.workers.ggevent.GeventWorker":
-		return "", errors.New("worker class gevent is not available in this version")
+		return "gevent", nil
 	}
-	return "", invalidValue("worker-class", name, "choose sync or gthread")
+	return "", invalidValue("worker-class", name, "choose sync, gthread or gevent")
 }
 
 func capLimit(value, most int) int {

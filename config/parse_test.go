@@ -47,6 +47,7 @@ func TestDefaults(t *testing.T) {
 		Workers:               1,
 		WorkerClass:           "sync",
 		Threads:               1,
+		WorkerConnections:     1000,
 		Chdir:                 dir,
 		LimitRequestLine:      4094,
 		LimitRequestFields:    100,
@@ -85,7 +86,7 @@ func TestEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := mustParse(t, nil, "-b", "0.0.0.0:9000", "--bind", "[::1]:9001", "-w", "4",
-		"-k", "gthread", "--threads", "3", "--chdir", "site", "--pythonpath", "lib,/opt/x",
+		"-k", "gthread", "--threads", "3", "--worker-connections", "50", "--chdir", "site", "--pythonpath", "lib,/opt/x",
 		"--virtualenv", "venv", "--limit-request-line", "100", "--limit-request-fields", "10",
 		"--limit-request-field_size", "200", "--no-sendfile", "--keep-alive", "5",
 		"--graceful-timeout", "7", "-t", "9", "--max-requests", "100", "--max-requests-jitter", "10",
@@ -96,6 +97,7 @@ func TestEveryFlag(t *testing.T) {
 		Workers:               4,
 		WorkerClass:           "gthread",
 		Threads:               3,
+		WorkerConnections:     50,
 		Chdir:                 filepath.Join(dir, "site"),
 		PythonPath:            []string{filepath.Join(dir, "lib"), "/opt/x"},
 		Virtualenv:            filepath.Join(dir, "venv"),
@@ -155,6 +157,8 @@ func TestWorkerClassResolution(t *testing.T) {
 		{[]string{"-k", "gthread"}, "gthread", 1},
 		{[]string{"--worker-class", "gunicorn.workers.sync.SyncWorker"}, "sync", 1},
 		{[]string{"-k", "gunicorn.workers.gthread.ThreadWorker", "--threads", "8"}, "gthread", 8},
+		{[]string{"-k", "gevent"}, "gevent", 1},
+		{[]string{"-k", "gunicorn.workers.ggevent.GeventWorker", "--threads", "4"}, "gevent", 4},
 	}
 	for _, c := range cases {
 		cfg := mustParse(t, nil, append(c.args, "app")...)
@@ -241,8 +245,8 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--limit-request-line=-1", "app"}, `invalid value "-1" for --limit-request-line: must not be negative`},
 		{[]string{"--limit-request-fields", "x", "app"}, `invalid value "x" for --limit-request-fields: not a number`},
 		{[]string{"--limit-request-field_size=-5", "app"}, `invalid value "-5" for --limit-request-field_size: must not be negative`},
-		{[]string{"-k", "gevent", "app"}, `worker class gevent is not available in this version`},
-		{[]string{"-k", "eventlet", "app"}, `invalid value "eventlet" for -k/--worker-class: choose sync or gthread`},
+		{[]string{"--worker-connections", "0", "app"}, `invalid value "0" for --worker-connections: must be at least 1`},
+		{[]string{"-k", "eventlet", "app"}, `invalid value "eventlet" for -k/--worker-class: choose sync, gthread or gevent`},
 		{[]string{"--preload", "app"}, `unknown flag: --preload`},
 		{[]string{"-w"}, `flag needs an argument: 'w' in -w`},
 		{[]string{}, `no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)`},

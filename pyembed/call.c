@@ -169,11 +169,18 @@ static PyObject *call_write(PyObject *self, PyObject *data) {
     c->sent = 1;
     Py_INCREF(data);
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = goWSGIWrite(c->io, (char *)head.head, head.head_len, PyBytes_AS_STRING(data),
-                     PyBytes_GET_SIZE(data));
-    Py_END_ALLOW_THREADS
+    if (gw_hub_mode) {
+        rc = gw_hub_write((gw_task *)c->io, head.head, head.head_len, PyBytes_AS_STRING(data),
+                          PyBytes_GET_SIZE(data));
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = goWSGIWrite(c->io, (char *)head.head, head.head_len, PyBytes_AS_STRING(data),
+                         PyBytes_GET_SIZE(data));
+        Py_END_ALLOW_THREADS
+    }
     Py_DECREF(data);
+    if (rc == -2)
+        return NULL;
     if (rc != 0)
         return PyErr_Format(PyExc_OSError, "client disconnected");
     Py_RETURN_NONE;
@@ -478,4 +485,25 @@ char *gw_call_finish(gw_call *c, int interrupted) {
     gw_call_release(c);
     gw_leave();
     return err;
+}
+
+/* gw_call_rest_len is how many bytes are left of a list or tuple body after the current
+ * chunk, or -1 for any other body: one whose rest needs the app to run. */
+Py_ssize_t gw_call_rest_len(gw_call *c) {
+    if (c->result == NULL || c->iter != NULL ||
+        !(PyList_CheckExact(c->result) || PyTuple_CheckExact(c->result)))
+        return -1;
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = c->pos; i < PySequence_Fast_GET_SIZE(c->result); i++)
+        n += PyBytes_GET_SIZE(PySequence_Fast_GET_ITEM(c->result, i));
+    return n;
+}
+
+/* gw_call_copy_rest copies what gw_call_rest_len counted to p, which then counts as sent. */
+void gw_call_copy_rest(gw_call *c, char *p) {
+    for (; c->pos < PySequence_Fast_GET_SIZE(c->result); c->pos++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(c->result, c->pos);
+        memcpy(p, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+        p += PyBytes_GET_SIZE(item);
+    }
 }

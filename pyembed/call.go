@@ -60,6 +60,7 @@ type Call struct {
 	// step is in C memory, where C writes each step: a Go pointer passed on every call would
 	// be checked by cgo each time.
 	step *C.gw_step
+	task *task // under gevent; nil otherwise
 }
 
 // calls holds every Call ever made, by slot, and those free for the next request.
@@ -102,6 +103,9 @@ func (a *App) Start(environ []byte, contentLength int64, io IO) (*Call, Step) {
 }
 
 func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool) (*Call, Step) {
+	if hub != nil {
+		return a.startOnHub(environ, contentLength, io, keepEnviron)
+	}
 	call := newCall()
 	call.io = io
 	var env *C.char
@@ -115,6 +119,9 @@ func (a *App) start(environ []byte, contentLength int64, io IO, keepEnviron bool
 
 // Next takes the next step of the response.
 func (call *Call) Next() Step {
+	if call.task != nil {
+		return call.nextOnHub()
+	}
 	C.gw_call_next(call.c, call.step)
 	return call.result()
 }
@@ -123,6 +130,9 @@ func (call *Call) Next() Step {
 // traceback when close() raised. interrupted says Interrupt was called for this request: a
 // RequestTimeout still pending then is withdrawn.
 func (call *Call) Finish(interrupted bool) string {
+	if call.task != nil {
+		return call.finishOnHub(interrupted, nil, nil)
+	}
 	var err string
 	if call.c != nil {
 		err = takeString(C.gw_call_finish(call.c, cbool(interrupted)))
@@ -132,7 +142,7 @@ func (call *Call) Finish(interrupted bool) string {
 }
 
 func (call *Call) release() {
-	call.c, call.io = nil, nil
+	call.c, call.io, call.task = nil, nil, nil
 	calls.mu.Lock()
 	calls.free = append(calls.free, call)
 	calls.mu.Unlock()
@@ -158,9 +168,13 @@ func (call *Call) result() Step {
 // caller must be locked to it.
 func CurrentThread() uint64 { return uint64(C.PyThread_get_thread_ident()) }
 
-// Interrupt raises RequestTimeout in the Python thread and returns that thread's stack. It waits
-// for the GIL, so it blocks for as long as something holds it.
+// Interrupt raises RequestTimeout in the Python thread (or under gevent the greenlet: see
+// ThreadOf) and returns its stack. It waits for the GIL, so it blocks for as long as something
+// holds it.
 func Interrupt(thread uint64) string {
+	if hub != nil {
+		return interruptOnHub(thread)
+	}
 	return takeString(C.gw_interrupt(C.ulong(thread)))
 }
 

@@ -15,8 +15,12 @@ import (
 //
 //export goWSGIRead
 func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
-	req := callIO(h)
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+	return C.Py_ssize_t(readBody(callIO(h), unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))))
+}
+
+// readBody reads at least one body byte into buf, and returns how many: 0 at the end of the
+// body, -1 when it cannot be read.
+func readBody(req IO, buf []byte) int {
 	total := 0
 	for total == 0 {
 		got, err := req.ReadBody(buf)
@@ -28,7 +32,7 @@ func goWSGIRead(h C.uintptr_t, p *C.char, n C.Py_ssize_t) C.Py_ssize_t {
 			return -1
 		}
 	}
-	return C.Py_ssize_t(total)
+	return total
 }
 
 // goWSGIWrite serves the write() callable of start_response, with the GIL released.

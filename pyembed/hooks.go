@@ -85,8 +85,12 @@ type HookRequest struct {
 
 // PreRequest makes the request object from fields (see AppendField: method, target, path,
 // query, protocol, client address and port, scheme, then header names and values) and calls
-// pre_request with it when the module defines it. Call it on the request's thread.
-func (h *Hooks) PreRequest(fields []byte) HookRequest {
+// pre_request with it when the module defines it. Call it on the request's thread; io is the
+// request's Go side, which under gevent names its greenlet.
+func (h *Hooks) PreRequest(io IO, fields []byte) HookRequest {
+	if hub != nil {
+		return preRequestOnHub(io, fields)
+	}
 	return HookRequest{obj: C.gw_hook_pre_request(bytesPtr(fields), C.Py_ssize_t(len(fields)))}
 }
 
@@ -100,6 +104,9 @@ func (a *App) StartKeepingEnviron(environ []byte, contentLength int64, io IO) (*
 // the environ and a response made from fields (body bytes sent in decimal, status, then header
 // names and values).
 func (call *Call) FinishHooked(interrupted bool, req HookRequest, fields []byte) string {
+	if call.task != nil {
+		return call.finishOnHub(interrupted, &req, fields)
+	}
 	err := takeString(C.gw_call_finish_hooked(call.c, cbool(interrupted), req.obj,
 		bytesPtr(fields), C.Py_ssize_t(len(fields))))
 	call.release()

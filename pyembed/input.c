@@ -25,9 +25,15 @@ static Py_ssize_t pull(gw_input *in, char *p, Py_ssize_t n) {
         return -1;
     }
     Py_ssize_t got;
-    Py_BEGIN_ALLOW_THREADS
-    got = goWSGIRead(in->io, p, n);
-    Py_END_ALLOW_THREADS
+    if (gw_hub_mode) {
+        got = gw_hub_read((gw_task *)in->io, p, n);
+        if (got == -2)
+            return -1;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        got = goWSGIRead(in->io, p, n);
+        Py_END_ALLOW_THREADS
+    }
     if (got < 0) {
         PyErr_SetString(PyExc_OSError, "request body could not be read (client gone or bad chunk)");
         return -1;

@@ -16,13 +16,21 @@ static PyObject *thread_stack;      /* bootstrap's _thread_stack(thread_id) */
 static PyObject *request_timeout;   /* bootstrap's RequestTimeout exception */
 static PyObject *at_exit;           /* bootstrap's _at_exit() */
 
+/* How many gw_enter calls of this thread are not left yet: under gevent, requests run on the
+ * hub's thread, which already holds the GIL when they call in. */
+static __thread int entered;
+
 void gw_enter(void) {
+    if (entered++ > 0)
+        return;
     if (thread_state == NULL)
         thread_state = PyThreadState_New(interp);
     PyEval_RestoreThread(thread_state);
 }
 
 void gw_leave(void) {
+    if (--entered > 0)
+        return;
     thread_state = PyEval_SaveThread();
 }
 
@@ -57,6 +65,7 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
         return -1;
     }
     interp = PyInterpreterState_Get();
+    entered = 1;
 
     PyObject *globals = PyDict_New();
     PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());

@@ -34,7 +34,11 @@ func NewEnvironKeys(names []string) *EnvironKeys {
 func (call *Call) ReadEnviron(keys *EnvironKeys, values [][]byte, buf []byte) ([][]byte, []byte) {
 	var n C.Py_ssize_t
 	var packed *C.char
-	if call.c != nil && keys.c != nil {
+	switch {
+	case call.c == nil || keys.c == nil:
+	case call.task != nil:
+		packed, n = call.readEnvironOnHub(keys)
+	default:
 		packed = C.gw_call_read_environ(call.c, keys.c, &n)
 	}
 	if packed == nil {

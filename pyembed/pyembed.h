@@ -56,6 +56,8 @@ char *gw_call_finish(gw_call *c, int interrupted);
 char *gw_call_close(gw_call *c, int interrupted);
 void gw_call_release(gw_call *c);
 PyObject *gw_call_environ(gw_call *c);
+Py_ssize_t gw_call_rest_len(gw_call *c);
+void gw_call_copy_rest(gw_call *c, char *p);
 
 /* The hooks module (hooks.c). */
 char *gw_hooks_load(const char *source, const char *module, const char *info, char **kind,
@@ -79,6 +81,63 @@ PyObject *gw_input_new(uintptr_t io, Py_ssize_t content_length);
 void gw_input_reset(PyObject *input, uintptr_t io, Py_ssize_t content_length);
 void gw_input_detach(PyObject *input);
 int gw_file_wrapper_fd(PyObject *obj);
+
+/* The gevent hub (hub.c): requests run in greenlets on the thread that runs gevent's hub. Go
+ * posts an op to a task and waits; the hub runs it in the task's greenlet and posts the task
+ * back, either done or asking Go for client I/O, which Go does and posts as GW_OP_RESUME. */
+enum {
+    GW_OP_PRE_REQUEST = 1, GW_OP_START, GW_OP_NEXT, GW_OP_READ_ENVIRON, GW_OP_FINISH,
+    GW_OP_FINISH_HOOKED, GW_OP_RESUME
+};
+enum { GW_WAKE_DONE = 1, GW_WAKE_READ, GW_WAKE_WRITE };
+
+typedef struct gw_task {
+    /* Go's, read by the hub once posted. */
+    int id;
+    uint64_t gen;            /* the request the task serves now; Go counts them */
+    int op;
+    PyObject *app;
+    char *in;                /* the environ (GW_OP_START) or the hook fields, copied from Go */
+    Py_ssize_t in_len, in_cap;
+    Py_ssize_t content_length;
+    int flag;                /* GW_OP_START: keep the environ; GW_OP_FINISH*: interrupted */
+    gw_environ_keys *keys;
+    Py_ssize_t io_result;    /* GW_OP_RESUME: bytes read, or 0 / -1 for a write */
+    /* The hub's, read by Go once posted back. */
+    int wake;
+    int settled;             /* the call is finished: the step holds the rest of the response */
+    gw_call *call;
+    PyObject *hook_req;
+    gw_step step;
+    char *err;               /* close()'s traceback (malloc'd) */
+    char *out;               /* GW_OP_READ_ENVIRON's values */
+    Py_ssize_t out_len, out_cap;
+    char *io_buf;            /* GW_WAKE_READ: where to read to; GW_WAKE_WRITE: the body */
+    Py_ssize_t io_len;
+    char *io_head;           /* GW_WAKE_WRITE: the packed header when it has not gone yet */
+    Py_ssize_t io_head_len;
+    /* The hub's own, under the GIL. */
+    PyObject *greenlet;      /* the greenlet serving the request of greenlet_gen */
+    uint64_t greenlet_gen;
+    PyObject *io_greenlet;   /* the greenlet waiting for Go's I/O */
+    int waiting;
+    int timeout;
+    int keep;                /* the call keeps its environ until GW_OP_FINISH* */
+} gw_task;
+
+extern int gw_hub_mode;
+char *gw_hub_setup(const char *source, int *missing);
+int gw_hub_open(void);
+char *gw_hub_run(void);
+void gw_hub_post(gw_task *t);
+void gw_hub_ping(void);
+void gw_hub_stop(void);
+int gw_hub_take(int *ids, int cap);
+long long gw_hub_pending_ms(void);
+char *gw_hub_interrupt(gw_task *t, uint64_t gen);
+char *gw_task_reserve(gw_task *t, Py_ssize_t n);
+Py_ssize_t gw_hub_read(gw_task *t, char *p, Py_ssize_t n);
+int gw_hub_write(gw_task *t, const char *head, Py_ssize_t head_len, const char *p, Py_ssize_t n);
 
 /* Go side (callbacks.go): called with the GIL released. */
 extern Py_ssize_t goWSGIRead(uintptr_t io, char *p, Py_ssize_t n);

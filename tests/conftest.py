@@ -41,3 +41,13 @@ def module_gowsgi(tmp_path_factory):
     factory = ServerFactory(tmp_path_factory.mktemp("gowsgi"))
     yield factory
     factory.stop_all()
+
+
+# The worker classes the core WSGI tests run under; their ids let `-k gevent` pick one.
+CORE_WORKER_CLASSES = {"sync": ("-k", "sync"), "gevent": ("-k", "gevent")}
+
+
+@pytest.fixture(scope="module", params=sorted(CORE_WORKER_CLASSES))
+def worker_class(request):
+    """The -k arguments of a core WSGI test's server: every such test runs once per class."""
+    return CORE_WORKER_CLASSES[request.param]

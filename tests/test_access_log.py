@@ -7,6 +7,8 @@ import re
 import signal
 from pathlib import Path
 
+import pytest
+
 import rawhttp
 from support import APPS, run_gowsgi, wait_for
 
@@ -32,10 +34,11 @@ def wait_lines(path, count, timeout=10):
     return lines
 
 
-def test_every_atom(gowsgi, tmp_path):
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gevent"]], ids=["sync", "gevent"])
+def test_every_atom(gowsgi, tmp_path, worker_class):
     log = tmp_path / "access.log"
     fmt = SEP.join(f"%({atom})s" for atom in ATOMS)
-    server = gowsgi("access_app:app", "--access-logfile", str(log), "--access-logformat", fmt)
+    server = gowsgi("access_app:app", *worker_class, "--access-logfile", str(log), "--access-logformat", fmt)
     (pid,) = server.wait_workers(1)
     response = rawhttp.get(server.port, "/user/a%20b?k=v", headers=[
         ("User-Agent", 'ua "q"'), ("Referer", "http://ref.example/"), ("Authorization", BASIC_ALICE),
@@ -56,9 +59,10 @@ def test_every_atom(gowsgi, tmp_path):
     }
 
 
-def test_default_format_durations_and_byte_counts(gowsgi, tmp_path):
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gevent"]], ids=["sync", "gevent"])
+def test_default_format_durations_and_byte_counts(gowsgi, tmp_path, worker_class):
     log = tmp_path / "access.log"
-    server = gowsgi("access_app:app", "--access-logfile", str(log))
+    server = gowsgi("access_app:app", *worker_class, "--access-logfile", str(log))
     assert rawhttp.get(server.port, "/slow", headers=[("User-Agent", "curl/8")]).status == 200
     assert rawhttp.get(server.port, "/empty").status == 200
     assert rawhttp.get(server.port, "/", method="HEAD").status == 200

@@ -42,8 +42,8 @@ def test_app_spec_forms(gowsgi, spec, body):
 
 
 @pytest.fixture(scope="module")
-def flask_server(module_gowsgi):
-    return module_gowsgi("app:app", "-w", "1", cwd=APPS / "flaskapp")
+def flask_server(module_gowsgi, worker_class):
+    return module_gowsgi("app:app", "-w", "1", *worker_class, cwd=APPS / "flaskapp")
 
 
 def test_flask_json_in_and_out(flask_server):
@@ -106,8 +106,8 @@ def django_project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def django_server(module_gowsgi, django_project):
-    return module_gowsgi("mysite.wsgi:application", "-w", "1", cwd=django_project)
+def django_server(module_gowsgi, django_project, worker_class):
+    return module_gowsgi("mysite.wsgi:application", "-w", "1", *worker_class, cwd=django_project)
 
 
 def test_django_writes_and_reads_sqlite(django_server, django_project):

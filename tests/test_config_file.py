@@ -100,7 +100,7 @@ BAD_FILES = {
                                 'gowsgi.yaml:1: setting "workers" must be a single value, not a list or mapping'),
     "bad number": ("\nworkers: many\n", 'gowsgi.yaml:2: invalid value "many" for workers: not a number'),
     "bad choice": ("worker_class: eventlet\n",
-                   'gowsgi.yaml:1: invalid value "eventlet" for worker_class: choose sync or gthread'),
+                   'gowsgi.yaml:1: invalid value "eventlet" for worker_class: choose sync, gthread or gevent'),
     "gunicorn setting not here yet": ("preload_app: true\n",
                                       'gowsgi.yaml:1: setting "preload_app" is not supported by this version of gowsgi'),
     "bad app": ("wsgi_app: 'envapp:'\n", 'gowsgi.yaml:1: wsgi_app: invalid APP_MODULE "envapp:"'),

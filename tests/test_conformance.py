@@ -19,18 +19,18 @@ import rawhttp
 
 
 @pytest.fixture(scope="module")
-def server(module_gowsgi):
-    return module_gowsgi("conformance_app:app", "-w", "1")
+def server(module_gowsgi, worker_class):
+    return module_gowsgi("conformance_app:app", "-w", "1", *worker_class)
 
 
 @pytest.fixture(scope="module")
-def mounted(module_gowsgi):
-    return module_gowsgi("conformance_app:app", "-w", "1", env={"SCRIPT_NAME": "/mount"})
+def mounted(module_gowsgi, worker_class):
+    return module_gowsgi("conformance_app:app", "-w", "1", *worker_class, env={"SCRIPT_NAME": "/mount"})
 
 
 @pytest.fixture(scope="module")
-def flask_server(module_gowsgi):
-    return module_gowsgi("conformance_flask:app", "-w", "1")
+def flask_server(module_gowsgi, worker_class):
+    return module_gowsgi("conformance_flask:app", "-w", "1", *worker_class)
 
 
 def new_token():

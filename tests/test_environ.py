@@ -8,8 +8,8 @@ import rawhttp
 
 
 @pytest.fixture(scope="module")
-def server(module_gowsgi):
-    return module_gowsgi("environ_app:app", "-w", "1")
+def server(module_gowsgi, worker_class):
+    return module_gowsgi("environ_app:app", "-w", "1", *worker_class)
 
 
 def environ_of(server, raw_request):
@@ -117,12 +117,13 @@ def test_http10_protocol(server):
     assert env["PATH_INFO"] == "/old"
 
 
-def test_wsgi_keys(server):
+def test_wsgi_keys(server, worker_class):
     payload, _ = environ_of(server, rawhttp.build("POST", "/w", body=b"x"))
     env, types = payload["environ"], payload["types"]
     assert env["wsgi.version"] == [1, 0] and types["wsgi.version"] == "tuple"
     assert env["wsgi.url_scheme"] == "http"
-    assert env["wsgi.multithread"] is False
+    # Greenlets run requests at once, as threads do: gunicorn's gevent worker says so too.
+    assert env["wsgi.multithread"] is (worker_class == ("-k", "gevent"))
     assert env["wsgi.multiprocess"] is False
     assert env["wsgi.run_once"] is False
     assert env["wsgi.input_terminated"] is True

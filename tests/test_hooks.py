@@ -36,7 +36,8 @@ def hooked(gowsgi, tmp_path, *args, raising=(), app=APP):
     return server, out
 
 
-@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gthread", "--threads", "2"]])
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gthread", "--threads", "2"], ["-k", "gevent"]],
+                         ids=["sync", "gthread", "gevent"])
 def test_worker_hooks_get_gunicorns_objects(gowsgi, tmp_path, worker_class):
     server, out = hooked(gowsgi, tmp_path, "-w", "1", *worker_class)
     response = requests.get(server.url + "/a%20b?x=1", headers={"X-Test": "yes"}, timeout=10)
@@ -112,8 +113,9 @@ def test_worker_abort_then_worker_exit_on_sigabrt(gowsgi, tmp_path):
     assert "Fatal Python error" not in log and "goroutine" not in log
 
 
-def test_timed_out_worker_runs_worker_abort_before_it_goes(gowsgi, tmp_path):
-    server, out = hooked(gowsgi, tmp_path, "-w", "1", "--timeout", "2")
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gevent"]], ids=["sync", "gevent"])
+def test_timed_out_worker_runs_worker_abort_before_it_goes(gowsgi, tmp_path, worker_class):
+    server, out = hooked(gowsgi, tmp_path, "-w", "1", *worker_class, "--timeout", "2")
     [worker] = server.wait_workers(1)
     wait_event(out, "post_worker_init", pid=worker)
     # The request ends with its worker, or with a 503 when the signal cuts the C call short.

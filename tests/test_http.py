@@ -9,8 +9,8 @@ import rawhttp
 
 
 @pytest.fixture(scope="module")
-def server(module_gowsgi):
-    return module_gowsgi("echo_app:app", "-w", "1")
+def server(module_gowsgi, worker_class):
+    return module_gowsgi("echo_app:app", "-w", "1", *worker_class)
 
 
 @pytest.fixture(scope="module")

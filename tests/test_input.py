@@ -14,8 +14,8 @@ BODY = b"line one\nline two\n\nthird line without newline"
 
 
 @pytest.fixture(scope="module")
-def server(module_gowsgi):
-    return module_gowsgi("input_app:app", "-w", "1")
+def server(module_gowsgi, worker_class):
+    return module_gowsgi("input_app:app", "-w", "1", *worker_class)
 
 
 def post(server, path, body=BODY, headers=()):

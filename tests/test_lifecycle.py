@@ -124,7 +124,8 @@ def booted_by(server, master_pid):
     return len(re.findall(rf"\[{master_pid}\] \[INFO\] Booting worker with pid", server.log()))
 
 
-@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gthread", "--threads", "4"]])
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gthread", "--threads", "4"], ["-k", "gevent"]],
+                         ids=["sync", "gthread", "gevent"])
 def test_nothing_is_lost_under_load_while_the_master_changes_workers(gowsgi, worker_class):
     server = gowsgi(APP, "-w", "2", *worker_class, "--max-requests", "2000", "--max-requests-jitter", "1000",
                     "--graceful-timeout", "10")
@@ -245,8 +246,9 @@ def test_worker_that_cannot_be_replaced_serves_on(gowsgi, tmp_path):
     assert requests.get(server.url + "/version", timeout=10).text.split()[0] == "2"
 
 
-def test_max_requests_recycles_workers(gowsgi):
-    server = gowsgi(APP, "-w", "1", "--max-requests", "5")
+@pytest.mark.parametrize("worker_class", [["-k", "sync"], ["-k", "gevent"]], ids=["sync", "gevent"])
+def test_max_requests_recycles_workers(gowsgi, worker_class):
+    server = gowsgi(APP, "-w", "1", *worker_class, "--max-requests", "5")
     first = server.wait_workers(1)[0]
     pids = set()
     for _ in range(30):
@@ -293,7 +295,10 @@ def test_worker_stuck_in_c_is_killed_and_replaced(gowsgi):
     assert 3 <= int(seconds) <= 5 and took <= 3 + 5, (line.group(0), took)
     assert "out of memory" not in server.log()
     asking.join(10)
-    assert "status" not in stuck_answer, "the stuck request was answered"
+    # The client is not left hanging. What it gets depends on where SIGABRT lands: on the thread
+    # blocked in C, it cuts the call short (EINTR) and the app may still answer; elsewhere the
+    # connection closes with the worker.
+    assert not asking.is_alive(), "the stuck request was left hanging"
     assert wait_for(lambda: len(server.workers()) == 2 and int(pid) not in server.workers(), 5), server.describe()
     for _ in range(10):
         assert requests.get(server.url + "/", timeout=5).status_code == 200

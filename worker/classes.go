@@ -19,7 +19,10 @@ type workerClass interface {
 	run(exit <-chan int) int
 }
 
-func newWorkerClass(name string, threads int, h *wsgi.Handler) workerClass {
+func newWorkerClass(name string, threads, connections int, h *wsgi.Handler) workerClass {
+	if name == "gevent" {
+		return newGeventClass(connections, h)
+	}
 	if name == "gthread" {
 		return &threadedClass{handler: h, slots: make(chan struct{}, threads),
 			gate: admission{limit: int32(threads), progressing: h.Progressing}}
@@ -52,6 +55,10 @@ type admission struct {
 	// progressing reports whether no request is running in Python, or one started less than
 	// a duration ago.
 	progressing func(time.Duration) bool
+	// stalled, when set, holds the accept loop back whatever the count while it reports that
+	// Python has let work wait for a duration: under gevent, one greenlet that keeps the hub
+	// stops every request of the worker.
+	stalled func(time.Duration) bool
 }
 
 const (
@@ -63,7 +70,7 @@ const (
 )
 
 func (a *admission) waitFree() {
-	for a.busy.Load() >= a.limit && !a.progressing(slowRequest) {
+	for a.busy.Load() >= a.limit && !a.progressing(slowRequest) || a.stalled != nil && a.stalled(slowRequest) {
 		time.Sleep(admissionPoll)
 	}
 }

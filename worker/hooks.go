@@ -42,6 +42,7 @@ func workerInfo(cfg *config.Config) string {
 			"workers":                  cfg.Workers,
 			"worker_class":             cfg.WorkerClass,
 			"threads":                  cfg.Threads,
+			"worker_connections":       cfg.WorkerConnections,
 			"timeout":                  cfg.Timeout,
 			"graceful_timeout":         cfg.GracefulTimeout,
 			"keepalive":                cfg.Keepalive,

@@ -51,7 +51,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		return code
 	}
 	reloading := watchForReload(cfg)
-	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, handler)
+	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, cfg.WorkerConnections, handler)
 	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
 	srv := newHTTPServer(Limits{
 		RequestLine: cfg.LimitRequestLine,
@@ -83,7 +83,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		go acceptLoop(l, srv, class.admission(), cfg.Workers > 1)
 	}
 	hb.ready()
-	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second)
+	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second, cfg.WorkerClass == "gevent")
 	exit := make(chan int, 1)
 	go func() {
 		exitCode := 0
@@ -158,7 +158,8 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	handler, err := wsgi.Load(wsgi.Options{
 		Virtualenv:   cfg.Virtualenv,
 		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
-		Multithread:  cfg.WorkerClass == "gthread",
+		Multithread:  cfg.WorkerClass != "sync",
+		Gevent:       cfg.WorkerClass == "gevent",
 		Multiprocess: cfg.Workers > 1,
 		ScriptName:   os.Getenv("SCRIPT_NAME"),
 		ProxyHeaders: proxyHeaders(cfg.Proxy),
@@ -171,7 +172,11 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	})
 	var loadErr *wsgi.LoadError
 	var hooksErr *wsgi.HooksError
+	var noGevent *wsgi.GeventMissing
 	switch {
+	case errors.As(err, &noGevent):
+		errorlog.Error("%v", noGevent)
+		return nil, ExitLoadError
 	case errors.As(err, &hooksErr):
 		errorlog.Error("Failed to load hooks module %q: %s: %s", hooksErr.Module, hooksErr.Kind, hooksErr.Detail)
 		return nil, ExitLoadError

@@ -102,7 +102,7 @@ func (h *Handler) startHooked(ex *exchange) (*pyembed.Call, pyembed.Step) {
 	hr := hookedPool.Get().(*hookedRequest)
 	ex.hooked = hr
 	hr.fields = packRequest(hr.fields[:0], ex.req)
-	hr.req = h.hooks.py.PreRequest(hr.fields)
+	hr.req = h.hooks.py.PreRequest(ex, hr.fields)
 	hr.rec = hookRecorder{ResponseWriter: ex.w, head: hr.rec.head[:0]}
 	ex.w = &hr.rec
 	if h.hooks.post || h.keepEnviron {

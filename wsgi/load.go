@@ -25,6 +25,9 @@ type Options struct {
 	// Hooks is the hooks module to import before the app ("" for none), and WorkerInfo the
 	// worker object its hooks get, as JSON (see pyembed.LoadHooks).
 	Hooks, WorkerInfo string
+	// Gevent runs requests in greenlets on gevent's hub (see RunHub), with the standard
+	// library patched for gevent before the hooks and the app are imported.
+	Gevent bool
 }
 
 // LoadError says why the application could not be loaded; Kind is one of: module not found,
@@ -32,8 +35,8 @@ type Options struct {
 type LoadError = pyembed.LoadError
 
 // Load starts the interpreter on the calling thread (which must stay locked to it) and loads the
-// app. A *LoadError means the app itself failed, a *HooksError the hooks module; any other
-// error, the interpreter.
+// app. A *LoadError means the app itself failed, a *HooksError the hooks module, a
+// *GeventMissing that gevent is not installed; any other error, the interpreter.
 func Load(o Options) (*Handler, error) {
 	exe := ""
 	if o.Virtualenv != "" {
@@ -41,6 +44,11 @@ func Load(o Options) (*Handler, error) {
 	}
 	if err := pyembed.Initialize(pyembed.Options{Executable: exe, Paths: o.Paths}); err != nil {
 		return nil, err
+	}
+	if o.Gevent {
+		if err := useGevent(); err != nil {
+			return nil, err
+		}
 	}
 	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
 		return nil, err

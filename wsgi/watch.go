@@ -17,7 +17,7 @@ type inFlight struct {
 
 func (f *inFlight) add(ex *exchange) {
 	ex.start = time.Now()
-	ex.thread = pyembed.CurrentThread()
+	ex.thread = pyembed.ThreadOf(ex)
 	f.mu.Lock()
 	ex.slot = len(f.requests)
 	f.requests = append(f.requests, ex)
