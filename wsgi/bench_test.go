@@ -54,15 +54,7 @@ func benchmarkHello(b *testing.B, header ...string) {
 		name, value, _ := strings.Cut(field, ": ")
 		req.Header = append(req.Header, HeaderField{Name: []byte(name), Value: []byte(value)})
 	}
-	w := &discard{}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.ReportAllocs()
-	for b.Loop() {
-		w.reset()
-		h.Serve(req, w)
-	}
-	w.check(b, 200, len("Hello world!"))
+	serveRepeatedly(b, h, req)
 }
 
 // BenchmarkServeHello is the request wrk sends: a Host header and nothing else.
@@ -94,6 +86,11 @@ func BenchmarkServeFlask(b *testing.B) {
 		ServerName: "127.0.0.1", ServerPort: "8000", Scheme: "http",
 		Header: []HeaderField{{Name: []byte("Host"), Value: []byte("127.0.0.1:8000")}},
 	}
+	serveRepeatedly(b, h, req)
+}
+
+// serveRepeatedly measures h serving req on one locked thread, then checks the last answer.
+func serveRepeatedly(b *testing.B, h *Handler, req *Request) {
 	w := &discard{}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
