@@ -1,16 +1,18 @@
 # gowsgi serving examples/flask-hello on port 5000 with 4 workers of 2 threads each.
 
-# Build with the Makefile's own steps: `make build` installs python3-dev with apt (the headers
-# and the python3-embed pkg-config file cgo links against), then builds bin/gowsgi.
+# Build with the Makefile's own steps: `make build` installs python3-dev with apt (the headers,
+# the python3-embed pkg-config file and the static libpython), then builds bin/gowsgi with
+# Python linked in.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN make build
 
-# Run on the same Debian: the libpython gowsgi was linked against, and Flask for that Python.
+# Run on the same Debian: Flask for that Python brings python3.11, whose standard library and
+# prefix the linked-in interpreter uses.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpython3.11 python3-flask \
+    && apt-get install -y --no-install-recommends python3-flask \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home gowsgi
 COPY --from=build /src/bin/gowsgi /usr/local/bin/gowsgi

@@ -20,6 +20,11 @@ PYTHON ?= $(shell version=$$(pkg-config --modversion python3-embed 2>/dev/null) 
 	&& echo "$$(pkg-config --variable=exec_prefix python3-embed)/bin/python$$version" \
 	|| echo /usr/bin/python3)
 
+# The environment of the Go commands that build pyembed: it links the embedded Python
+# statically when its static library is installed (python3-dev brings Debian's), which makes
+# Python's own code faster (pyembed/link_static.go), else the shared library pkg-config names.
+GO_ENV = $(shell $(PYTHON) pyembed/linkflags.py)
+
 # Extra options for bench/bench.py, e.g. make bench BENCH_FLAGS="--duration 5 --only gowsgi".
 BENCH_FLAGS ?=
 
@@ -58,7 +63,7 @@ bench-deps: go-check
 	$(call apt_install,$(BUILD_PACKAGES) $(RUN_PACKAGES) $(BENCH_PACKAGES))
 
 build: build-deps
-	go build -o bin/gowsgi ./cmd/gowsgi
+	$(GO_ENV) go build -o bin/gowsgi ./cmd/gowsgi
 
 run: deps build
 	cd examples/flask-hello && ../../bin/gowsgi app:app -b 127.0.0.1:8000
@@ -66,8 +71,8 @@ run: deps build
 test: deps build
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
 		echo "gofmt -l: these files need gofmt -w:" >&2; echo "$$unformatted" >&2; exit 1; fi
-	go vet ./...
-	go test ./...
+	$(GO_ENV) go vet ./...
+	$(GO_ENV) go test ./...
 	$(PYTHON) -m pytest tests
 
 bench: bench-deps build

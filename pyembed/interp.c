@@ -1,8 +1,6 @@
 /* Interpreter start-up, thread states and app loading. Start-up stays in this one file so that a
  * later pre-fork mode (initialise before the Go runtime, then fork) has one place to change. */
-#define _GNU_SOURCE
 #include "pyembed.h"
-#include <dlfcn.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -101,15 +99,6 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
 }
 
 const char *gw_version(void) { return Py_GetVersion(); }
-
-/* gw_library_path names the libpython this binary runs, for --version and for finding the
- * interpreter's own executable beside it. */
-const char *gw_library_path(void) {
-    Dl_info info;
-    if (dladdr((void *)Py_InitializeFromConfig, &info) && info.dli_fname)
-        return info.dli_fname;
-    return "";
-}
 
 /* gw_format_exception turns the pending exception into its traceback text (malloc'd) and
  * clears it. Called with the GIL held. */

@@ -4,7 +4,6 @@
 package pyembed
 
 /*
-#cgo pkg-config: python3-embed
 #include <stdlib.h>
 #include "pyembed.h"
 */
@@ -14,8 +13,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"unsafe"
 )
@@ -62,33 +59,19 @@ func Version() string {
 	return v
 }
 
-// LibraryPath is the libpython this binary runs.
-func LibraryPath() string { return C.GoString(C.gw_library_path()) }
-
-// BaseExecutable finds the python executable that belongs to the linked libpython: the first
-// bin/pythonX.Y in the directories above its real location (/lib/x86_64-linux-gnu/… is
-// /usr/lib/x86_64-linux-gnu/… → /usr/bin/python3.11).
+// BaseExecutable is the python executable of the Python this binary embeds (linked in
+// statically or found beside the shared libpython; see link_static.go and link_shared.go).
 func BaseExecutable() string {
 	v := Version()
 	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
 		v = parts[0] + "." + parts[1]
 	}
-	lib := LibraryPath()
-	if real, err := filepath.EvalSymlinks(lib); err == nil {
-		lib = real
-	}
-	for dir := filepath.Dir(lib); dir != "/" && dir != "."; dir = filepath.Dir(dir) {
-		exe := filepath.Join(dir, "bin", "python"+v)
-		if st, err := os.Stat(exe); err == nil && !st.IsDir() {
-			return exe
-		}
-	}
-	return "python" + v
+	return baseExecutable(v)
 }
 
 // Describe says which Python this binary embeds, for --version.
 func Describe() string {
-	return fmt.Sprintf("Python %s (%s, library %s)", Version(), BaseExecutable(), LibraryPath())
+	return fmt.Sprintf("Python %s (%s, %s)", Version(), BaseExecutable(), linkage())
 }
 
 // Executable is sys.executable of the running interpreter.

@@ -9,7 +9,7 @@
 /* Interpreter life (interp.c). */
 int gw_initialize(const char *executable, const char *bootstrap, const char *paths, char **err);
 const char *gw_version(void);
-const char *gw_library_path(void);
+const char *gw_library_path(void); /* library.c, in shared builds only */
 void gw_enter(void);
 void gw_leave(void);
 char *gw_format_exception(void);
