@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gowsgi/accesslog"
+	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/proctitle"
@@ -104,6 +105,11 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 	// Unix socket files stay while another master serves on them (a binary upgrade under way).
 	defer func() { a.host.tearDown(a.upgrade.newMaster == nil && a.upgrade.oldMasterPid == 0) }()
 	a.listeners = listeners
+	table, err := balance.Create()
+	if err != nil {
+		errorlog.Warning("Workers will accept connections without balancing them: %v", err)
+	}
+	a.balance = table
 	errorlog.Info("Using worker: %s", cfg.WorkerClass)
 	return a.run()
 }
@@ -141,6 +147,9 @@ type arbiter struct {
 	// the master listens on.
 	hooks config.ShellHooks
 	binds []string
+	// balance is the table in which workers publish their connection counts (package
+	// balance); nil when it could not be made, and workers then accept without it.
+	balance *balance.Table
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {

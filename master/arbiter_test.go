@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gowsgi/balance"
 	"gowsgi/config"
 )
 
@@ -87,6 +88,51 @@ func (ta *testArbiter) exitCode(t *testing.T, within time.Duration) int {
 }
 
 func serving(markers string) func() *exec.Cmd { return fakeCommand("serve", markers) }
+
+// Each worker gets its own slot in the balance table, after the listeners and its heartbeat
+// pipe, and a worker that dies frees its slot for its replacement.
+func TestEachWorkerHasABalanceSlotFreedWhenItDies(t *testing.T) {
+	table, err := balance.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := startArbiterWith(t, &config.Config{Workers: 2, GracefulTimeout: 5}, serving,
+		func(a *arbiter) { a.balance = table })
+	pids := ta.waitForWorkers(t, 2)
+	slotOf := func(pid int) string {
+		t.Helper()
+		var content []byte
+		waitFor(t, "the balance marker", 5*time.Second, func() bool {
+			content, err = os.ReadFile(fmt.Sprintf("%s/%d.balance", ta.markers, pid))
+			return err == nil
+		})
+		return string(content)
+	}
+	slots := []string{slotOf(pids[0]), slotOf(pids[1])}
+	slices.Sort(slots)
+	// Descriptors 3 (the socket) and 4 (the heartbeat pipe) come first.
+	if want := []string{"5:1", "5:2"}; !slices.Equal(slots, want) {
+		t.Fatalf("workers were given %s=%v, want %v", balance.Env, slots, want)
+	}
+	victim := pids[0]
+	freed := slotOf(victim)
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var replacement int
+	waitFor(t, "a replacement worker", 10*time.Second, func() bool {
+		for _, pid := range markers(t, ta.markers, "up") {
+			if !slices.Contains(pids, pid) {
+				replacement = pid
+				return true
+			}
+		}
+		return false
+	})
+	if got := slotOf(replacement); got != freed {
+		t.Fatalf("the replacement was given %s, want the dead worker's %s", got, freed)
+	}
+}
 
 func TestWorkersShareTheSocketAndAreReplacedWhenKilled(t *testing.T) {
 	log := captureLog(t)

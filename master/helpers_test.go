@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/errorlog"
 )
@@ -51,6 +52,7 @@ func fakeWorker(mode, markers string) int {
 	signals := make(chan os.Signal, 4)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGABRT)
 	writeMarker(markers, pid, "up", os.Getenv(WorkerIDEnv)+" "+os.Getenv(ListenFDsEnv))
+	writeMarker(markers, pid, "balance", os.Getenv(balance.Env))
 	if code, isExit := strings.CutPrefix(mode, "exit:"); isExit {
 		time.Sleep(fakeWorkerDelay)
 		n, _ := strconv.Atoi(code)

@@ -94,6 +94,7 @@ func (a *arbiter) onExit(code int) {
 // childExit runs child_exit for a worker that ended: its pid, its age (spawn number), and its
 // exit code or the signal that killed it.
 func (a *arbiter) childExit(w *workerProcess, pid int, state *os.ProcessState) {
+	a.balance.Release(w.balanceSlot)
 	if a.hooks.ChildExit == "" {
 		return
 	}

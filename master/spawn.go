@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"gowsgi/balance"
 	"gowsgi/errorlog"
 )
 
@@ -59,6 +60,8 @@ type workerProcess struct {
 	heardAt   time.Time
 	activity  string
 	busySince time.Time
+	// balanceSlot is the worker's entry in the balance table, 0 for none; freed when it exits.
+	balanceSlot int
 }
 
 // workerExit is posted to the arbiter loop when a worker process has ended and been waited for.
@@ -95,17 +98,23 @@ func (a *arbiter) spawnWorker() error {
 		HeartbeatFDEnv+"="+strconv.Itoa(FirstListenFD+len(a.listeners)))
 	cmd.Env = append(a.env.forWorker(cmd.Env), a.cfg.WorkerEnv()...)
 	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
+	slot := a.balance.Claim()
+	if slot != 0 {
+		cmd.Env = append(cmd.Env, balance.EnvValue(FirstListenFD+len(cmd.ExtraFiles), slot))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, a.balance.File())
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	a.host.prepareWorker(cmd)
 	if err := cmd.Start(); err != nil {
 		heartbeat.Close()
+		a.balance.Release(slot)
 		return err
 	}
 	pid := cmd.Process.Pid
 	now := time.Now()
 	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, generation: a.generation,
-		heardAt: now, activity: "booting"}
+		heardAt: now, activity: "booting", balanceSlot: slot}
 	errorlog.Info("Booting worker with pid: %d", pid)
 	go a.readHeartbeat(pid, heartbeat)
 	go func() {

@@ -1,6 +1,8 @@
 """Worker classes and processes: sync runs one request at a time on the import thread, gthread
 runs --threads requests at once, -w N gives N interpreters, and stalled clients hold no worker."""
 
+import json
+import select
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +92,60 @@ def test_four_workers_are_four_interpreters(gowsgi):
 def test_two_workers_report_multiprocess(gowsgi):
     server = gowsgi("workers_app:app", "-w", "2")
     assert fetch(server, "/info")["multiprocess"] is True
+
+
+def connect_burst(port, count):
+    """count connections to port opened at once, as a load balancer's pool or wrk opens them."""
+    socks = [socket.socket() for _ in range(count)]
+    for sock in socks:
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))
+    pending = list(socks)
+    while pending:
+        _, writable, _ = select.select([], pending, [], 10)
+        assert writable, "connections not established"
+        pending = [s for s in pending if s not in writable]
+    for sock in socks:
+        sock.setblocking(True)
+        sock.settimeout(10)
+    return socks
+
+
+def read_json(sock):
+    """The JSON body of the one response the socket receives."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return json.loads(body)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_a_burst_of_keep_alive_connections_is_spread_over_the_workers(gowsgi, workers):
+    """Each connection stays with the worker that accepted it, so a burst must not go mostly to
+    one worker: its clients would wait longer while another worker idles."""
+    server = gowsgi("workers_app:app", "-w", str(workers))
+    pids = set(server.wait_workers(workers))
+    seen = set()
+    for _ in range(50):  # every worker has loaded the app and accepts
+        seen.update(info["pid"] for info in fetch_many(server, ["/info"] * 8, clients=8))
+        if seen == pids:
+            break
+    count = 24 * workers
+    for _ in range(3):  # three bursts, on fresh connections each time
+        socks = connect_burst(server.port, count)
+        per_worker = {}
+        for sock in socks:
+            sock.sendall(b"GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for sock in socks:
+            with sock:
+                pid = read_json(sock)["pid"]
+            per_worker[pid] = per_worker.get(pid, 0) + 1
+        assert len(per_worker) == workers, per_worker
+        assert min(per_worker.values()) >= 0.7 * count / workers, per_worker
 
 
 def test_stalled_clients_never_delay_a_normal_request(gowsgi):

@@ -3,16 +3,26 @@ package worker
 import (
 	"syscall"
 	"time"
+
+	"gowsgi/balance"
 )
 
-// acceptPause is how long a worker waits after taking a connection before it takes another,
-// when other workers accept on the same sockets. A keep-alive connection stays with the worker
-// that accepted it, and in a burst of new connections the worker whose accept loop is already
-// running takes nearly all of them while the others are still waking up: measured with 64 wrk
-// connections and 2 workers, 63/1, 52/10, 44/18 in some runs, so that one worker's clients
-// waited twice as long and the other worker's CPU stood idle. With this pause, 27 to 35 each.
-// It limits a worker to 10 000 new connections a second.
-const acceptPause = 100 * time.Microsecond
+// acceptPause is how long a worker that holds more connections than another waits before it
+// accepts again, and maxAcceptPauses how many such waits in a row it makes at most: a worker
+// that is ahead still takes a connection every millisecond when the others do not (a sync
+// worker busy with a long request does not accept).
+const (
+	acceptPause     = 100 * time.Microsecond
+	maxAcceptPauses = 10
+)
+
+// waitWhileAhead lets the other workers take the next connections while this one holds more
+// than one connection beyond the least loaded of them (package balance says why).
+func waitWhileAhead(load *balance.Slot) {
+	for i := 0; i < maxAcceptPauses && load.Ahead(1); i++ {
+		pauseAfterAccept()
+	}
+}
 
 // pauseAfterAccept waits acceptPause in a system call: Go's timers wake about a millisecond
 // late when the process is otherwise idle (measured), ten times the pause.

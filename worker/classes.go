@@ -69,8 +69,13 @@ const (
 	admissionPoll = 2 * time.Millisecond
 )
 
+// free reports whether the accept loop may take another connection now.
+func (a *admission) free() bool {
+	return !(a.busy.Load() >= a.limit && !a.progressing(slowRequest) || a.stalled != nil && a.stalled(slowRequest))
+}
+
 func (a *admission) waitFree() {
-	for a.busy.Load() >= a.limit && !a.progressing(slowRequest) || a.stalled != nil && a.stalled(slowRequest) {
+	for !a.free() {
 		time.Sleep(admissionPoll)
 	}
 }

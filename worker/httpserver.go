@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gowsgi/accesslog"
+	"gowsgi/balance"
 	"gowsgi/errorlog"
 	"gowsgi/wsgi"
 )
@@ -82,6 +83,9 @@ type httpServer struct {
 	// a graceful stop waits for them too, as their client may be about to send a request.
 	preparing int
 	drained   chan struct{} // closed when nothing is left, once someone waits for it
+	// load is where the worker publishes how many connections it holds (conns + preparing),
+	// for the accept loops of all workers (package balance); nil when there is no table.
+	load *balance.Slot
 }
 
 func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
@@ -110,9 +114,21 @@ func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer
 
 // serveConn serves one accepted connection until it closes; it runs on its own goroutine.
 func (s *httpServer) serveConn(nc net.Conn) {
+	s.accepted()
+	s.serveAccepted(nc)
+}
+
+// accepted counts a connection just accepted, on the accept loop itself, so that the count the
+// loop compares with the other workers' includes it before the next accept.
+func (s *httpServer) accepted() {
 	s.mu.Lock()
 	s.preparing++
+	s.publishLoadLocked()
 	s.mu.Unlock()
+}
+
+// serveAccepted is serveConn for a connection already counted by accepted.
+func (s *httpServer) serveAccepted(nc net.Conn) {
 	nc, client, refusal := s.prepare(nc)
 	if nc == nil {
 		s.forget(nil)
@@ -281,12 +297,23 @@ func (s *httpServer) forget(c *httpConn) {
 	} else {
 		s.preparing--
 	}
+	s.publishLoadLocked()
 	if len(s.conns) == 0 && s.preparing == 0 && s.drained != nil {
 		close(s.drained)
 		s.drained = nil
 	}
 	s.mu.Unlock()
 }
+
+// publishLoad puts the worker's connection count in the balance table: once its accept loops
+// run, and then whenever the count changes.
+func (s *httpServer) publishLoad() {
+	s.mu.Lock()
+	s.publishLoadLocked()
+	s.mu.Unlock()
+}
+
+func (s *httpServer) publishLoadLocked() { s.load.Publish(len(s.conns) + s.preparing) }
 
 func (s *httpServer) release(c *httpConn) {
 	s.forget(c)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gowsgi/accesslog"
+	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/proctitle"
@@ -46,6 +47,11 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		errorlog.Error("Worker cannot use its sockets: %v", err)
 		return ExitBootError
 	}
+	// Taken before the app is imported, which must see neither its variable nor its descriptor.
+	load, err := balance.Inherit()
+	if err != nil {
+		errorlog.Warning("Worker accepts connections without balancing them: %v", err)
+	}
 	handler, code := loadApp(cfg)
 	if handler == nil {
 		return code
@@ -64,6 +70,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		retire.served()
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
+	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
 	if err := attachEngine(class, srv); err != nil {
 		errorlog.Error("Worker cannot start its event loop: %v", err)
@@ -80,8 +87,9 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	go exitOnAbort(aborts, handler)
 	handler.PostWorkerInit()
 	for _, l := range listeners {
-		go acceptLoop(l, srv, class.admission(), cfg.Workers > 1)
+		go acceptLoop(l, srv, class.admission())
 	}
+	srv.publishLoad()
 	hb.ready()
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second, cfg.WorkerClass == "gevent")
 	exit := make(chan int, 1)
@@ -96,6 +104,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 			exitCode = ExitReload
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
+		srv.load.Leave()
 		for _, l := range listeners {
 			l.Close()
 		}
@@ -197,11 +206,16 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 // than this when a connection arrives.
 const acceptSlice = 20 * time.Millisecond
 
-// shared says other workers accept on the same sockets.
-func acceptLoop(l net.Listener, srv *httpServer, gate *admission, shared bool) {
+func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
 	for {
-		gate.waitFree()
+		if !gate.free() {
+			// Held back: the other workers must not pause to leave connections to this one.
+			srv.load.Hold()
+			gate.waitFree()
+			srv.load.Resume()
+			srv.publishLoad()
+		}
 		if deadline != nil {
 			deadline.SetDeadline(time.Now().Add(acceptSlice))
 		}
@@ -217,9 +231,8 @@ func acceptLoop(l net.Listener, srv *httpServer, gate *admission, shared bool) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		go srv.serveConn(c)
-		if shared {
-			pauseAfterAccept()
-		}
+		srv.accepted()
+		go srv.serveAccepted(c)
+		waitWhileAhead(srv.load)
 	}
 }
