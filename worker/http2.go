@@ -58,6 +58,7 @@ func newH2Server(engine *httpServer) *h2Server {
 		MaxHeaderBytes: engine.headMax,
 		IdleTimeout:    idle,
 		ConnContext:    s.withConnAddresses,
+		ConnState:      s.countConn,
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams: h2MaxStreams,
 			WriteByteTimeout:     ioTimeout,
@@ -76,6 +77,17 @@ func (s *h2Server) serve(c *tls.Conn, client *proxyHeader) {
 		s.clients.Store(c, client)
 	}
 	s.queue.push(c)
+}
+
+// countConn keeps the engine's count of HTTP/2 connections, which the worker's connection count
+// for balancing includes.
+func (s *h2Server) countConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.engine.countH2(1)
+	case http.StateClosed, http.StateHijacked:
+		s.engine.countH2(-1)
+	}
 }
 
 // shutdown starts a graceful stop: each connection gets GOAWAY, finishes the streams it has

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/wsgi"
 )
@@ -56,6 +57,12 @@ func testCertificate(t testing.TB) (tls.Certificate, *x509.CertPool) {
 // and returns the address, a client for the first protocol, and the engine.
 func startTLSServer(t *testing.T, lim Limits, protocols []string, dispatch dispatchFunc) (string, *http.Client, *httpServer) {
 	t.Helper()
+	return startTLSServerWith(t, lim, protocols, dispatch, nil)
+}
+
+// startTLSServerWith is startTLSServer with setUp, if not nil, changing the engine first.
+func startTLSServerWith(t *testing.T, lim Limits, protocols []string, dispatch dispatchFunc, setUp func(*httpServer)) (string, *http.Client, *httpServer) {
+	t.Helper()
 	cert, pool := testCertificate(t)
 	settings := &config.TLSSettings{CertFile: "test", Certificate: cert, Protocols: protocols}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,6 +71,9 @@ func startTLSServer(t *testing.T, lim Limits, protocols []string, dispatch dispa
 	}
 	srv := newHTTPServer(lim, urlScheme(settings), dispatch)
 	srv.tls = newTLSLayer(settings, srv)
+	if setUp != nil {
+		setUp(srv)
+	}
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -354,4 +364,33 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// An HTTP/2 connection counts towards the worker's connections for balancing while it is open,
+// though the HTTP/2 server, not the HTTP/1.1 engine, serves it.
+func TestHTTP2ConnectionsCountForBalancing(t *testing.T) {
+	table, err := balance.Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer table.File().Close()
+	mine, other := table.Slot(table.Claim()), table.Slot(table.Claim())
+	other.Publish(0)
+	addr, client, srv := startTLSServerWith(t, testLimits, h2First, echo, func(s *httpServer) { s.load = mine })
+	srv.publishLoad()
+	resp, _, err := get(t, client, newRequest(t, "GET", "https://"+addr+"/", nil))
+	if err != nil || resp.Proto != "HTTP/2.0" {
+		t.Fatalf("%s %v", resp.Proto, err)
+	}
+	// 1 connection against none: ahead by 1, not by more.
+	if !mine.Ahead(0) || mine.Ahead(1) {
+		t.Fatalf("with one HTTP/2 connection open: Ahead(0) = %v, Ahead(1) = %v, want true, false",
+			mine.Ahead(0), mine.Ahead(1))
+	}
+	client.CloseIdleConnections()
+	for deadline := time.Now().Add(5 * time.Second); mine.Ahead(0); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed HTTP/2 connection still counts after 5 s")
+		}
+	}
 }

@@ -83,9 +83,11 @@ type httpServer struct {
 	// a graceful stop waits for them too, as their client may be about to send a request.
 	preparing int
 	drained   chan struct{} // closed when nothing is left, once someone waits for it
-	// load is where the worker publishes how many connections it holds (conns + preparing),
-	// for the accept loops of all workers (package balance); nil when there is no table.
-	load *balance.Slot
+	// load is where the worker publishes how many connections it holds (conns, preparing and
+	// h2Open), for the accept loops of all workers (package balance); nil when there is no
+	// table. h2Open counts the connections the HTTP/2 server serves.
+	load   *balance.Slot
+	h2Open int
 }
 
 func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
@@ -313,7 +315,15 @@ func (s *httpServer) publishLoad() {
 	s.mu.Unlock()
 }
 
-func (s *httpServer) publishLoadLocked() { s.load.Publish(len(s.conns) + s.preparing) }
+func (s *httpServer) publishLoadLocked() { s.load.Publish(len(s.conns) + s.preparing + s.h2Open) }
+
+// countH2 adds delta to the HTTP/2 connections open.
+func (s *httpServer) countH2(delta int) {
+	s.mu.Lock()
+	s.h2Open += delta
+	s.publishLoadLocked()
+	s.mu.Unlock()
+}
 
 func (s *httpServer) release(c *httpConn) {
 	s.forget(c)
