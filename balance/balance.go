@@ -58,8 +58,8 @@ func Create() (*Table, error) {
 	return t, err
 }
 
-// Open maps the table a worker inherited as f.
-func Open(f *os.File) (*Table, error) {
+// openTable maps the table a worker inherited as f.
+func openTable(f *os.File) (*Table, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func mapTable(f *os.File) (*Table, error) {
 	return &Table{file: f, words: unsafe.Slice((*int32)(unsafe.Pointer(&mem[0])), Slots+1)}, nil
 }
 
-// File is the descriptor to hand to workers.
+// File is the descriptor to hand to workers; nil in a worker.
 func (t *Table) File() *os.File { return t.file }
 
 // Claim gives a new worker the lowest free slot, or 0 when none is free. The master calls it
@@ -130,13 +130,12 @@ func Inherit() (*Slot, error) {
 		return nil, fmt.Errorf("%s=%q: want DESCRIPTOR:SLOT", Env, text)
 	}
 	f := os.NewFile(uintptr(fd), "gowsgi-balance")
-	t, err := Open(f)
+	t, err := openTable(f)
+	f.Close() // the mapping stays; the descriptor must not reach the app's children
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
-	// The mapping stays; the descriptor must not reach the app's children.
-	f.Close()
+	t.file = nil // a worker has no table to hand on
 	return t.Slot(n), nil
 }
 
