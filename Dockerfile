@@ -12,7 +12,7 @@ RUN make build
 # prefix the linked-in interpreter uses.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3-flask \
+    && apt-get install -y --no-install-recommends python3-flask python3-pastedeploy \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home gowsgi
 COPY --from=build /src/bin/gowsgi /usr/local/bin/gowsgi

@@ -58,22 +58,26 @@ type Logger struct {
 	anySize bool
 	// failing is set while writes fail, so that the error log hears of it once.
 	failing bool
+	// copyTo gets each line too, on the writer goroutine (see CopyLines).
+	copyTo func(line []byte)
 }
 
-// Open starts an access log to path ("-" for standard output), in the given format, as JSON
-// lines when json is set.
+// Open starts an access log to path ("-" for standard output, "" for no file: the lines go
+// only where CopyLines sends them), in the given format, as JSON lines when json is set.
 func Open(path, format string, json bool) (*Logger, error) {
 	l, err := newLogger(format, json)
 	if err != nil {
 		return nil, err
 	}
-	if path != "-" {
-		l.path = path
+	if path != "" {
+		if path != "-" {
+			l.path = path
+		}
+		if l.out, err = l.open(); err != nil {
+			return nil, err
+		}
+		l.anySize = isRegular(l.out)
 	}
-	if l.out, err = l.open(); err != nil {
-		return nil, err
-	}
-	l.anySize = isRegular(l.out)
 	l.queue = make(chan []byte, maxQueued)
 	l.spare = make(chan []byte, maxQueued+1)
 	go l.writeQueued()
@@ -128,6 +132,11 @@ func CheckWritable(path string) error {
 	}
 	return f.Close()
 }
+
+// CopyLines sends each line to copyTo as well, without its newline, once the line is handed
+// to the writer: on the writer's goroutine, never a request's (see Logger). copyTo may keep
+// nothing of the line. Call it before the first Log.
+func (l *Logger) CopyLines(copyTo func(line []byte)) { l.copyTo = copyTo }
 
 // Format is the compiled format, for what callers must collect for each Record.
 func (l *Logger) Format() *Format { return l.format }
@@ -187,7 +196,17 @@ func (l *Logger) writeQueued() {
 	}
 }
 
+var newline = []byte{'\n'}
+
 func (l *Logger) write(data []byte) {
+	if l.copyTo != nil {
+		for line := range bytes.Lines(data) {
+			l.copyTo(bytes.TrimSuffix(line, newline))
+		}
+	}
+	if l.out == nil {
+		return
+	}
 	for len(data) > 0 {
 		n := len(data)
 		if !l.anySize {
@@ -237,7 +256,7 @@ func (l *Logger) Flush() {
 // the next lines go to a new file at the same path.
 func (l *Logger) Reopen() error {
 	l.Flush()
-	if l.path == "" {
+	if l.path == "" { // standard output, or no file
 		return nil
 	}
 	f, err := l.open()

@@ -51,6 +51,29 @@ func TestLinesFromManyWritersStayWhole(t *testing.T) {
 	}
 }
 
+func TestCopyLinesWithAndWithoutAFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	for _, file := range []string{path, ""} {
+		l, err := Open(file, "%(m)s %(U)s", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var copied []string
+		l.CopyLines(func(line []byte) { copied = append(copied, string(line)) })
+		for _, p := range []string{"/a", "/b"} {
+			l.Log(&Record{Method: []byte("GET"), PathInfo: []byte(p)})
+		}
+		l.Reopen() // flushes; no file to reopen with ""
+		l.Close()
+		if strings.Join(copied, "|") != "GET /a|GET /b" {
+			t.Errorf("file %q: copied %q", file, copied)
+		}
+	}
+	if data, err := os.ReadFile(path); err != nil || string(data) != "GET /a\nGET /b\n" {
+		t.Errorf("the file has %q (%v)", data, err)
+	}
+}
+
 func TestFlushWritesAndReopenFollowsARename(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "access.log")

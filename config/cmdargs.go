@@ -2,12 +2,19 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+
+	"github.com/spf13/pflag"
 )
 
-// CmdArgsEnv holds extra command-line arguments, as GUNICORN_CMD_ARGS does for gunicorn: they
-// override the config file and are overridden by the real command line.
-const CmdArgsEnv = "GOWSGI_CMD_ARGS"
+// CmdArgsEnv and GunicornCmdArgsEnv hold extra command-line arguments: they override the config
+// file and are overridden by the real command line; where both give a setting, CmdArgsEnv's
+// value wins.
+const (
+	CmdArgsEnv         = "GOWSGI_CMD_ARGS"
+	GunicornCmdArgsEnv = "GUNICORN_CMD_ARGS"
+)
 
 // splitCommandLine splits text into arguments the way a POSIX shell would, without expanding
 // anything: blanks separate words, single quotes keep everything literally, double quotes keep
@@ -70,4 +77,70 @@ func indexRune(runes []rune, from int, target rune) int {
 		}
 	}
 	return -1
+}
+
+// expandPrefixes writes out long options given as an unambiguous prefix ("--thread=8" for
+// --threads), as gunicorn's argparse command line accepts them. Values are left alone: the word
+// after an option that takes one is its value, whatever it looks like.
+func expandPrefixes(fs *pflag.FlagSet, args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			return append(out, args[i:]...), nil
+		}
+		var flag *pflag.Flag
+		switch {
+		case strings.HasPrefix(arg, "--"):
+			name, value, hasValue := strings.Cut(arg[2:], "=")
+			if flag = fs.Lookup(name); flag == nil {
+				var err error
+				if flag, err = flagByPrefix(fs, name); err != nil {
+					return nil, err
+				}
+				if flag != nil {
+					arg = "--" + flag.Name
+					if hasValue {
+						arg += "=" + value
+					}
+				}
+			}
+			if hasValue {
+				flag = nil
+			}
+		case len(arg) == 2 && arg[0] == '-':
+			flag = fs.ShorthandLookup(arg[1:])
+		}
+		out = append(out, arg)
+		if flag != nil && flag.NoOptDefVal == "" && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out, nil
+}
+
+// flagByPrefix is the one flag whose name starts with prefix, nil for none; more than one is
+// an error, as in argparse.
+func flagByPrefix(fs *pflag.FlagSet, prefix string) (*pflag.Flag, error) {
+	if prefix == "" {
+		return nil, nil
+	}
+	var matches []*pflag.Flag
+	fs.VisitAll(func(f *pflag.Flag) {
+		if strings.HasPrefix(f.Name, prefix) && !f.Hidden {
+			matches = append(matches, f)
+		}
+	})
+	switch len(matches) {
+	case 0:
+		return nil, nil
+	case 1:
+		return matches[0], nil
+	}
+	names := make([]string, len(matches))
+	for i, f := range matches {
+		names[i] = "--" + f.Name
+	}
+	return nil, fmt.Errorf("ambiguous option: --%s could match %s", prefix, strings.Join(names, ", "))
 }

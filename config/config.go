@@ -98,6 +98,33 @@ type Config struct {
 	Reload           bool
 	ReloadEngine     string
 	ReloadExtraFiles []string
+
+	// Preload is --preload (preload_app); Spew traces every line of Python the workers run.
+	Preload bool
+	Spew    bool
+	// Paste is the absolute path of a PasteDeploy file, with its "#section" if given, that
+	// names the app instead of App; PasteGlobal are its global_conf KEY=VALUE pairs.
+	Paste       string
+	PasteGlobal []string
+	// Protocol is what clients speak on the sockets: "http", or "uwsgi" (nginx's uwsgi_pass).
+	Protocol string
+	// RootPath is the URL prefix the app is mounted at (SCRIPT_NAME), "" for none.
+	RootPath    string
+	HTTPParsing HTTPParsing
+	HTTP2       HTTP2Limits
+	// PythonLogging configures the workers' Python logging before the app is imported.
+	PythonLogging PythonLogging
+	Syslog        Syslog
+	// EnableStdioInheritance keeps standard output and error of a daemonized master.
+	EnableStdioInheritance bool
+	// Python is the Python config file read ("" for none): its hook functions.
+	Python PythonHooks
+	// Notices are info lines the master logs at start-up: settings given that change nothing
+	// here, and why.
+	Notices []string
+	// Warnings are lines the master logs as warnings at start-up: arguments ignored, names in a
+	// Python config file that look like misspelt settings.
+	Warnings []string
 }
 
 // AppSpec names the WSGI callable.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -58,9 +59,37 @@ func (h *hookOptions) resolve(cfg *Config) error {
 	return nil
 }
 
-// hookFunctions are gunicorn's worker-side hook settings: in gowsgi they are functions of the
-// hooks module, and a config file that names one is told so.
-var hookFunctions = map[string]bool{
-	"post-worker-init": true, "pre-request": true, "post-request": true,
-	"worker-int": true, "worker-abort": true, "worker-exit": true,
+// MasterHooks are gunicorn's hooks that it calls in its master (arbiter) process; in gowsgi a
+// Python config file's functions for them run in the master's hook process. WorkerHooks are
+// those it calls in a worker, which gowsgi's workers call too.
+var (
+	MasterHooks = []string{"on_starting", "on_reload", "when_ready", "pre_fork", "pre_exec",
+		"child_exit", "nworkers_changed", "on_exit"}
+	WorkerHooks = []string{"post_fork", "post_worker_init", "worker_int", "worker_abort",
+		"pre_request", "post_request", "worker_exit", "ssl_context"}
+)
+
+// isHookName says whether a normalized key (with -) names one of gunicorn's hooks.
+func isHookName(normal string) bool {
+	name := strings.ReplaceAll(normal, "-", "_")
+	return slices.Contains(MasterHooks, name) || slices.Contains(WorkerHooks, name)
+}
+
+// PythonHooks are the hook functions of a Python config file.
+type PythonHooks struct {
+	// Source is how a Python process runs the file again: "file:PATH" or "python:MODULE"; ""
+	// when the config file is not Python.
+	Source string
+	// Defined are the hooks it defines, by gunicorn's names.
+	Defined []string
+}
+
+// Defines says whether the file defines one of hooks.
+func (p PythonHooks) Defines(hooks []string) bool {
+	for _, name := range p.Defined {
+		if slices.Contains(hooks, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -28,9 +28,9 @@ func TestHookErrors(t *testing.T) {
 		}
 	}
 	files := map[string]string{
-		"post_request: log\n": `gowsgi.yaml:1: setting "post_request" is a function in the Python module named by "hooks"`,
+		"post_request: log\n": `gowsgi.yaml:1: setting "post_request" is a hook function: define it in a Python config file (gunicorn.conf.py) or in the module named by "hooks"`,
 		"\nhooks: 'a b'\n":    `gowsgi.yaml:2: invalid value "a b" for hooks: expected a Python module name`,
-		"pre_fork: x\n":       `gowsgi.yaml:1: setting "pre_fork" is not supported by this version of gowsgi`,
+		"pre_fork: x\n":       `gowsgi.yaml:1: setting "pre_fork" is a hook function`,
 	}
 	for text, want := range files {
 		inTempDirWith(t, text)

@@ -68,6 +68,7 @@ type options struct {
 	config          string
 	tls             tlsOptions
 	hooks           hookOptions
+	extra           extraOptions
 	checkConfig     bool
 	printConfig     bool
 	env             []string
@@ -131,6 +132,7 @@ func newOptions() *options {
 		timeout:         numberFlag{fallback: 30},
 		backlog:         numberFlag{min: 1, fallback: 2048},
 		proxy:           newProxyOptions(),
+		extra:           newExtraOptions(),
 	}
 }
 
@@ -180,7 +182,8 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.BoolVar(&o.captureOutput, "capture-output", false, "send the app's standard output (print()) to the --error-logfile file too")
 	o.tls.declare(fs)
 	o.hooks.declare(fs)
-	fs.StringVarP(&o.config, "config", "c", "", "read settings from the YAML `FILE` (default ./gowsgi.yaml when present)")
+	o.extra.declare(fs)
+	fs.StringVarP(&o.config, "config", "c", "", "read settings from `FILE`: Python as gunicorn's (FILE.py, file:PATH, python:MODULE) or YAML (FILE.yaml) (default ./gunicorn.conf.py or ./gowsgi.yaml when present)")
 	fs.BoolVar(&o.checkConfig, "check-config", false, "load the app in a worker process to check the settings and the app, then exit: 0 when it loads")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print every resolved setting and where its value came from, then exit")
 	fs.StringArrayVarP(&o.env, "env", "e", nil, "set `KEY=VALUE` in the environment of the master and the workers; repeatable")
@@ -204,16 +207,29 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 // Resolve is Parse that also tells each setting's value and where it came from, for
 // --print-config and for the master's account of what a reload changed.
 func Resolve(args []string, getenv func(string) string) (*Config, Settings, error) {
-	envArgs, err := splitCommandLine(getenv(CmdArgsEnv))
+	first := newOptions()
+	firstFlags := first.flagSet()
+	var envSources []envArgs
+	for _, name := range []string{GunicornCmdArgsEnv, CmdArgsEnv} {
+		words, err := splitCommandLine(getenv(name))
+		if err == nil {
+			words, err = expandPrefixes(firstFlags, words)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", name, err)
+		}
+		envSources = append(envSources, envArgs{name, words})
+	}
+	args, err := expandPrefixes(firstFlags, args)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, err)
+		return nil, nil, err
 	}
 	// A first look at the arguments finds -c, -h and -v before the file is read, so that help
 	// works even when the file is broken.
-	first := newOptions()
-	firstFlags := first.flagSet()
-	if err := firstFlags.Parse(envArgs); err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	for _, source := range envSources {
+		if err := firstFlags.Parse(source.args); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", source.name, describeFlagError(err))
+		}
 	}
 	if err := firstFlags.Parse(args); err != nil {
 		return nil, nil, describeFlagError(err)
@@ -230,7 +246,11 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 	}
 	o := newOptions()
 	fs := o.flagSet()
-	file, err := loadFile(path, name, getenv(FileTextEnv), fs)
+	setup := PythonSetup{Chdir: first.chdir, PythonPath: first.pythonPath, Virtualenv: first.virtualenv}
+	if setup.Virtualenv == "" {
+		setup.Virtualenv = getenv("VIRTUAL_ENV")
+	}
+	file, err := loadFile(path, name, getenv(FileTextEnv), setup, fs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,32 +269,52 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 			origins[canonicalFlag(flag)] = source
 		}
 	}
-	envApp, err := parseSource(fs, o, envArgs, overridden(CmdArgsEnv))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %v", CmdArgsEnv, describeFlagError(err))
+	var envApp []string
+	envAppSource := ""
+	for _, source := range envSources {
+		positional, err := parseSource(fs, o, source.args, overridden(source.name))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", source.name, describeFlagError(err))
+		}
+		if len(positional) > 0 {
+			envApp, envAppSource = positional, source.name
+		}
 	}
 	cliApp, err := parseSource(fs, o, args, overridden(fromCommandLine))
 	if err != nil {
 		return nil, nil, describeFlagError(err)
 	}
-	cfg, err := resolve(o, file, cliApp, envApp, getenv)
+	cfg, err := resolve(o, fs, file, cliApp, envApp, getenv)
 	var bad *valueError
 	if errors.As(err, &bad) {
 		if setting, found := fromFile[bad.flag]; found {
 			return nil, nil, file.errorAt(setting.line, "invalid value %q for %s: %s", bad.value, setting.key, bad.reason)
 		}
 	}
+	var refused *refusedError
+	if errors.As(err, &refused) {
+		if setting, found := fromFile[refused.flag]; found {
+			return nil, nil, file.errorAt(setting.line, "%s", refused.describe(setting.key))
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	fileOrigins(origins, fromFile, file)
-	settings := describe(cfg, fs, origins, appOrigin(cliApp, envApp, file), getenv)
-	return cfg, append(settings, schemeHeadersSetting(cfg, file)), nil
+	settings := describe(cfg, fs, origins, appOrigin(cliApp, envAppSource, file), getenv)
+	settings = append(settings, schemeHeadersSetting(cfg, file))
+	return cfg, settings.withHooks(file.hookSettings()), nil
+}
+
+// envArgs are the arguments an environment variable gives (GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS).
+type envArgs struct {
+	name string
+	args []string
 }
 
 // resolve turns the parsed options into a Config, applying the defaults that come from the
 // environment and checking what a flag cannot check alone.
-func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(string) string) (*Config, error) {
+func resolve(o *options, fs *pflag.FlagSet, file *configFile, cliApp, envApp []string, getenv func(string) string) (*Config, error) {
 	cfg := &Config{
 		Threads:               o.threads.get(),
 		WorkerConnections:     o.connections.get(),
@@ -300,9 +340,11 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 		ConfigFile:            file.path,
 	}
 	var err error
-	if cfg.App, err = chooseApp(cliApp, envApp, file); err != nil {
+	if cfg.App, cfg.Warnings, err = chooseApp(cliApp, envApp, file, o.extra.paste != ""); err != nil {
 		return nil, err
 	}
+	cfg.Warnings = append(cfg.Warnings, file.warnings...)
+	cfg.Python = file.pythonHooks()
 	cfg.Binds = bindsOrDefault(o.binds, getenv("PORT"))
 	if cfg.Workers, err = workerCount(&o.workers, getenv("WEB_CONCURRENCY")); err != nil {
 		return nil, err
@@ -331,6 +373,9 @@ func resolve(o *options, file *configFile, cliApp, envApp []string, getenv func(
 	if err := resolveOperations(cfg, o, file); err != nil {
 		return nil, err
 	}
+	if err := o.extra.resolve(cfg, fs); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
@@ -344,6 +389,9 @@ func Usage() string {
 	var rows []row
 	width := 0
 	newOptions().flagSet().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
 		names := "    --" + f.Name
 		if f.Shorthand != "" {
 			names = "-" + f.Shorthand + ", --" + f.Name
@@ -390,15 +438,18 @@ func flagLabel(f *pflag.Flag) string {
 	return "--" + f.Name
 }
 
-func appFromArgs(positional []string) (AppSpec, error) {
-	switch len(positional) {
-	case 0:
-		return AppSpec{}, errors.New("no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)")
-	case 1:
-		return ParseAppSpec(positional[0])
-	default:
-		return AppSpec{}, fmt.Errorf("expected one APP_MODULE, got %d: %s", len(positional), strings.Join(positional, " "))
+// appFromArgs takes the app from the first positional argument; gunicorn ignores the others,
+// and so does gowsgi, with a warning.
+func appFromArgs(positional []string) (AppSpec, []string, error) {
+	if len(positional) == 0 {
+		return AppSpec{}, nil, errors.New("no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)")
 	}
+	var warnings []string
+	if len(positional) > 1 {
+		warnings = append(warnings, fmt.Sprintf("ignoring extra arguments after APP_MODULE %s: %s", positional[0], strings.Join(positional[1:], " ")))
+	}
+	app, err := ParseAppSpec(positional[0])
+	return app, warnings, err
 }
 
 func bindsOrDefault(binds []string, port string) []string {
@@ -423,9 +474,10 @@ func workerCount(flag *numberFlag, webConcurrency string) (int, error) {
 	return fromEnv.value, nil
 }
 
-// workerClass also accepts the class paths gunicorn documents, so existing command lines work.
+// workerClass also accepts the class paths and egg:gunicorn# names gunicorn documents, so
+// existing command lines work; an ASGI class is named as such, since gowsgi serves WSGI only.
 func workerClass(name string, threads int) (string, error) {
-	switch name {
+	switch strings.TrimPrefix(name, "egg:gunicorn#") {
 	case "sync", "gunicorn.workers.sync.SyncWorker":
 		if threads > 1 {
 			return "gthread", nil
@@ -433,8 +485,12 @@ func workerClass(name string, threads int) (string, error) {
 		return "sync", nil
 	case "gthread", "gunicorn.workers.gthread.ThreadWorker":
 		return "gthread", nil
-	case "gevent", "gunicorn.workers.ggevent.GeventWorker":
+	case "gevent", "gevent_wsgi", "gevent_pywsgi", "gunicorn.workers.ggevent.GeventWorker",
+		"gunicorn.workers.ggevent.GeventPyWSGIWorker":
 		return "gevent", nil
+	}
+	if lower := strings.ToLower(name); strings.Contains(lower, "asgi") || strings.Contains(lower, "uvicorn") {
+		return "", invalidValue("worker-class", name, "an ASGI worker class, which gowsgi does not support: it serves WSGI apps only (sync, gthread or gevent)")
 	}
 	return "", invalidValue("worker-class", name, "choose sync, gthread or gevent")
 }

@@ -63,9 +63,18 @@ func TestDefaults(t *testing.T) {
 		Proxy:                 defaultProxyConfig(t),
 		ReloadEngine:          "auto",
 	}
+	withExtraDefaults(want)
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
+}
+
+// withExtraDefaults fills in the defaults of the settings config/extra.go resolves.
+func withExtraDefaults(c *Config) {
+	c.Protocol = "http"
+	c.Proxy.UwsgiAllowIPs = defaultAllowFlag().list
+	c.HTTP2 = HTTP2Limits{MaxConcurrentStreams: 100, InitialWindowSize: 65535, MaxFrameSize: 16384, MaxHeaderListSize: 65536}
+	c.Syslog = Syslog{Addr: "udp://localhost:514", Facility: "user"}
 }
 
 func TestLogFileIsTheSameAsErrorLogfile(t *testing.T) {
@@ -118,6 +127,7 @@ func TestEveryFlag(t *testing.T) {
 		Proxy:                 defaultProxyConfig(t),
 		ReloadEngine:          "auto",
 	}
+	withExtraDefaults(want)
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -247,11 +257,17 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"--limit-request-field_size=-5", "app"}, `invalid value "-5" for --limit-request-field_size: must not be negative`},
 		{[]string{"--worker-connections", "0", "app"}, `invalid value "0" for --worker-connections: must be at least 1`},
 		{[]string{"-k", "eventlet", "app"}, `invalid value "eventlet" for -k/--worker-class: choose sync, gthread or gevent`},
-		{[]string{"--preload", "app"}, `unknown flag: --preload`},
+		{[]string{"--frobnicate", "app"}, `unknown flag: --frobnicate`},
+		{[]string{"-k", "uvicorn.workers.UvicornWorker", "app"}, `invalid value "uvicorn.workers.UvicornWorker" for -k/--worker-class: an ASGI worker class, which gowsgi does not support: it serves WSGI apps only (sync, gthread or gevent)`},
+		{[]string{"--asgi-loop", "uvloop", "app"}, `--asgi-loop is a gunicorn setting for ASGI, which gowsgi does not support: it serves WSGI apps only`},
+		{[]string{"--dirty-workers=2", "app"}, `--dirty-workers is a gunicorn setting for dirty arbiters, which gowsgi does not support: it serves WSGI apps only`},
+		{[]string{"--log", "x", "app"}, `ambiguous option: --log could match --log-file, --log-level, --log-config, --log-config-json, --log-syslog, --log-syslog-to, --log-syslog-prefix, --log-syslog-facility, --logger-class`},
+		{[]string{"--root-path", "api", "app"}, `invalid value "api" for --root-path: expected a path that starts with / and does not end with one, like /api`},
+		{[]string{"--http2-max-frame-size", "100", "app"}, `invalid value "100" for --http2-max-frame-size: must be at least 16384`},
+		{[]string{"--log-syslog-to", "smtp://x", "app"}, `invalid value "smtp://x" for --log-syslog-to: unknown scheme "smtp": choose udp, tcp or unix`},
 		{[]string{"-w"}, `flag needs an argument: 'w' in -w`},
 		{[]string{}, `no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)`},
 		{[]string{"-w", "2"}, `no application module specified (usage: gowsgi [OPTIONS] APP_MODULE)`},
-		{[]string{"a:app", "b:app"}, `expected one APP_MODULE, got 2: a:app b:app`},
 		{[]string{"my-app:app"}, `invalid APP_MODULE "my-app:app": "my-app" is not a valid Python module name`},
 	}
 	for _, c := range cases {

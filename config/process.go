@@ -94,10 +94,15 @@ func resolveProcess(cfg *Config) error {
 	return nil
 }
 
-// ProcessName is the name in process titles: -n/--name, or the app spec as gunicorn uses it.
+// ProcessName is the name in process titles: -n/--name, or the app spec as gunicorn uses it,
+// or with --paste, the PasteDeploy file.
 func (c *Config) ProcessName() string {
-	if c.ProcName != "" {
+	switch {
+	case c.ProcName != "":
 		return c.ProcName
+	case c.App.Raw == "" && c.Paste != "":
+		file, _, _ := strings.Cut(c.Paste, "#")
+		return file
 	}
 	return c.App.Raw
 }

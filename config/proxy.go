@@ -31,6 +31,8 @@ type ProxyConfig struct {
 	ProxyProtocol string
 	// ProxyAllowIPs are the peers allowed to send a PROXY protocol header.
 	ProxyAllowIPs allowlist.List
+	// UwsgiAllowIPs are the peers allowed to send uwsgi requests (--protocol uwsgi).
+	UwsgiAllowIPs allowlist.List
 }
 
 // forwardedAllowEnv is the environment variable that gives forwarded_allow_ips its default.
@@ -211,9 +213,9 @@ func isSchemeHeadersKey(key string) bool { return normalizeKey(key) == schemeHea
 
 // readSchemeHeaders reads secure_scheme_headers: a mapping of header names to values, or an
 // empty mapping to believe no such header.
-func (c *configFile) readSchemeHeaders(key string, keyNode, value *yaml.Node) error {
+func (c *configFile) readSchemeHeaders(key string, line int, value *yaml.Node) error {
 	if value.Kind != yaml.MappingNode {
-		return c.errorAt(keyNode.Line, "setting %q must be a mapping of header names to values, like {X-FORWARDED-PROTO: https}", key)
+		return c.errorAt(line, "setting %q must be a mapping of header names to values, like {X-FORWARDED-PROTO: https}", key)
 	}
 	headers := map[string]string{}
 	for i := 0; i+1 < len(value.Content); i += 2 {
@@ -226,7 +228,7 @@ func (c *configFile) readSchemeHeaders(key string, keyNode, value *yaml.Node) er
 		}
 		headers[strings.ToUpper(name.Value)] = want.Value
 	}
-	c.schemeHeaders, c.schemeHeadersLine = headers, keyNode.Line
+	c.schemeHeaders, c.schemeHeadersLine = headers, line
 	return nil
 }
 

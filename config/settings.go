@@ -25,9 +25,9 @@ type Settings []Setting
 // notSettings are flags that ask for something rather than set anything, and aliases, which
 // are shown under the name they stand for (flagAliases).
 var notSettings = map[string]bool{"help": true, "version": true, "check-config": true, "print-config": true,
-	"log-file": true}
+	"log-file": true, "paster": true}
 
-var flagAliases = map[string]string{"log-file": "error-logfile"}
+var flagAliases = map[string]string{"log-file": "error-logfile", "paster": "paste"}
 
 // canonicalFlag is the flag that shows a value set through an alias.
 func canonicalFlag(name string) string {
@@ -45,7 +45,7 @@ var environmentDefaults = map[string]string{"workers": "WEB_CONCURRENCY", "bind"
 // flag's text: defaults from the environment, absolute paths, capped limits, the worker class
 // that --threads decides.
 var resolvedValues = map[string]func(c *Config) any{
-	"config":                   func(c *Config) any { return c.ConfigFile },
+	"config":                   configDescription,
 	"bind":                     func(c *Config) any { return c.Binds },
 	"workers":                  func(c *Config) any { return c.Workers },
 	"worker-class":             func(c *Config) any { return c.WorkerClass },
@@ -62,6 +62,17 @@ var resolvedValues = map[string]func(c *Config) any{
 	"proxy-allow-from":         func(c *Config) any { return c.Proxy.ProxyAllowIPs.String() },
 }
 
+// configDescription is the config file read and what kind of file it was.
+func configDescription(c *Config) any {
+	switch {
+	case c.ConfigFile == "":
+		return ""
+	case c.Python.Source != "":
+		return plainText(quoteIfNeeded(c.ConfigFile) + " (Python)")
+	}
+	return plainText(quoteIfNeeded(c.ConfigFile) + " (YAML)")
+}
+
 // plainText is a value shown as it is, never quoted: numbers, true and false.
 type plainText string
 
@@ -70,7 +81,7 @@ type plainText string
 func describe(cfg *Config, fs *pflag.FlagSet, origins map[string]string, appSource string, getenv func(string) string) Settings {
 	settings := Settings{{Key: "wsgi_app", Value: formatValue(cfg.App.Raw), Source: appSource}}
 	fs.VisitAll(func(f *pflag.Flag) {
-		if notSettings[f.Name] {
+		if _, refused := refusedSettings[f.Name]; notSettings[f.Name] || refused {
 			return
 		}
 		var value any
@@ -84,6 +95,10 @@ func describe(cfg *Config, fs *pflag.FlagSet, origins map[string]string, appSour
 		default:
 			value = plainText(f.Value.String())
 		}
+		key := settingKey(f.Name)
+		if inverted, is := invertedFlags[f.Name]; is {
+			key, value = inverted, plainText(strconv.FormatBool(f.Value.String() != "true"))
+		}
 		source, set := origins[f.Name]
 		if !set {
 			source = fromDefault
@@ -91,10 +106,25 @@ func describe(cfg *Config, fs *pflag.FlagSet, origins map[string]string, appSour
 				source = "$" + variable
 			}
 		}
-		settings = append(settings, Setting{Key: strings.ReplaceAll(f.Name, "-", "_"), Value: formatValue(value), Source: source})
+		settings = append(settings, Setting{Key: key, Value: formatValue(value), Source: source})
 	})
 	return settings
 }
+
+// settingKey is the name gunicorn gives the setting of a flag, as its config files and
+// --print-config write it: keepalive for --keep-alive, raw_env for -e.
+func settingKey(flag string) string {
+	for gunicornName, target := range gunicornNames {
+		if target == flag {
+			return strings.ReplaceAll(gunicornName, "-", "_")
+		}
+	}
+	return strings.ReplaceAll(flag, "-", "_")
+}
+
+// invertedFlags are the flags shown as the gunicorn setting they invert: --no-sendfile as
+// sendfile.
+var invertedFlags = map[string]string{"no-sendfile": "sendfile"}
 
 // fileOrigins adds to origins the flags whose value still comes from the file; when two keys of
 // the file set one flag (an alias), the later line is the one in force.
@@ -111,12 +141,14 @@ func fileOrigins(origins map[string]string, fromFile map[string]fileSetting, fil
 }
 
 // appOrigin tells where the app spec came from, the way chooseApp picks it.
-func appOrigin(cliApp, envApp []string, file *configFile) string {
+func appOrigin(cliApp []string, envAppSource string, file *configFile) string {
 	switch {
 	case len(cliApp) > 0:
 		return fromCommandLine
-	case len(envApp) > 0:
-		return CmdArgsEnv
+	case envAppSource != "":
+		return envAppSource
+	case !file.hasApp:
+		return fromDefault
 	}
 	return file.at(file.appLine)
 }

@@ -36,17 +36,17 @@ func TestSettingsSayWhereEachValueCameFrom(t *testing.T) {
 	_, settings := mustResolve(t, env, "-k", "gthread", "--error-logfile", "/var/log/cli.log", "-e", "A=b c")
 	want := map[string]Setting{
 		"wsgi_app":      {"wsgi_app", "site:app", "gowsgi.yaml:1"},
-		"config":        {"config", filepath.Join(dir, DefaultFile), "default"},
+		"config":        {"config", filepath.Join(dir, DefaultFile) + " (YAML)", "default"},
 		"workers":       {"workers", "3", "gowsgi.yaml:2"},
 		"threads":       {"threads", "4", "GOWSGI_CMD_ARGS"},
 		"timeout":       {"timeout", "5", "GOWSGI_CMD_ARGS"},
 		"worker_class":  {"worker_class", "gthread", "command line"},
-		"error_logfile": {"error_logfile", "/var/log/cli.log", "command line"},
+		"errorlog":      {"errorlog", "/var/log/cli.log", "command line"},
 		"bind":          {"bind", "[0.0.0.0:5000]", "$PORT"},
-		"keep_alive":    {"keep_alive", "2", "default"},
+		"keepalive":     {"keepalive", "2", "default"},
 		"chdir":         {"chdir", dir, "default"},
-		"no_sendfile":   {"no_sendfile", "false", "default"},
-		"env":           {"env", `["A=b c"]`, "command line"},
+		"sendfile":      {"sendfile", "true", "default"},
+		"raw_env":       {"raw_env", `["A=b c"]`, "command line"},
 		"reload_engine": {"reload_engine", "auto", "default"},
 
 		"secure_scheme_headers": {"secure_scheme_headers", "{X-SCHEME: https}", "gowsgi.yaml:5"},
@@ -57,7 +57,7 @@ func TestSettingsSayWhereEachValueCameFrom(t *testing.T) {
 		}
 	}
 	_, settings = mustResolve(t, map[string]string{"WEB_CONCURRENCY": "9"}, "-c", "/dev/null", "-w", "2", "-b", "unix:s", "a:b")
-	if got := lookup(t, settings, "config"); got.Value != "/dev/null" || got.Source != "command line" {
+	if got := lookup(t, settings, "config"); got.Value != "/dev/null (YAML)" || got.Source != "command line" {
 		t.Errorf("config: %+v", got)
 	}
 	if got := lookup(t, settings, "bind"); got.Value != "[unix:"+filepath.Join(dir, "s")+"]" || got.Source != "command line" {
@@ -78,8 +78,8 @@ func TestSettingsSayWhereEachValueCameFrom(t *testing.T) {
 
 func TestAliasSetLaterInTheFileIsTheSource(t *testing.T) {
 	inTempDirWith(t, "log_file: a.log\nthreads: 2\nerrorlog: /b.log\n")
-	if _, settings := mustResolve(t, nil, "a:b"); lookup(t, settings, "error_logfile") != (Setting{"error_logfile", "/b.log", "gowsgi.yaml:3"}) {
-		t.Errorf("error_logfile: %+v", lookup(t, settings, "error_logfile"))
+	if _, settings := mustResolve(t, nil, "a:b"); lookup(t, settings, "errorlog") != (Setting{"errorlog", "/b.log", "gowsgi.yaml:3"}) {
+		t.Errorf("errorlog: %+v", lookup(t, settings, "errorlog"))
 	}
 }
 
@@ -99,8 +99,12 @@ func TestEverySettingIsListedOnceAsKeyValueAndSource(t *testing.T) {
 	}
 	var flags []string
 	newOptions().flagSet().VisitAll(func(f *pflag.Flag) {
-		if !notSettings[f.Name] {
-			flags = append(flags, strings.ReplaceAll(f.Name, "-", "_"))
+		if _, refused := refusedSettings[f.Name]; !notSettings[f.Name] && !refused {
+			key := settingKey(f.Name)
+			if inverted, is := invertedFlags[f.Name]; is {
+				key = inverted
+			}
+			flags = append(flags, key)
 		}
 	})
 	// Besides the flags: wsgi_app, and secure_scheme_headers, which only the file can set.

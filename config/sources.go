@@ -41,15 +41,19 @@ func describeFileError(err error, key string) error {
 	return fmt.Errorf("%s: %v", key, err)
 }
 
-// chooseApp takes the app from the command line, else from GOWSGI_CMD_ARGS, else wsgi_app.
-func chooseApp(cliApp, envApp []string, file *configFile) (AppSpec, error) {
+// chooseApp takes the app from the command line, else from GOWSGI_CMD_ARGS or
+// GUNICORN_CMD_ARGS, else wsgi_app; with --paste, the PasteDeploy file names the app and an
+// APP_MODULE is not needed.
+func chooseApp(cliApp, envApp []string, file *configFile, paste bool) (AppSpec, []string, error) {
 	switch {
 	case len(cliApp) > 0:
 		return appFromArgs(cliApp)
 	case len(envApp) > 0:
 		return appFromArgs(envApp)
 	case file.hasApp:
-		return file.app, nil
+		return file.app, nil, nil
+	case paste:
+		return AppSpec{}, nil, nil
 	}
 	return appFromArgs(nil)
 }

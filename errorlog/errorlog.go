@@ -21,6 +21,8 @@ var (
 	file string
 	// captureOutput makes the file take the place of standard output too (--capture-output).
 	captureOutput bool
+	// errorSyslog gets every line too, with --log-syslog (see StartSyslog).
+	errorSyslog *Syslog
 )
 
 // Open makes path ("-" for standard error) this process's error log. The file takes the place
@@ -73,26 +75,39 @@ func SetOutput(w io.Writer) {
 	mu.Unlock()
 }
 
-func write(level, format string, args []any) {
-	msg := fmt.Sprintf(format, args...)
+// levelTitles are the levels as the lines name them.
+var levelTitles = map[Level]string{
+	LevelDebug: "DEBUG", LevelInfo: "INFO", LevelWarning: "WARNING", LevelError: "ERROR", LevelCritical: "CRITICAL",
+}
+
+func write(level Level, format string, args []any) {
+	emit(level, fmt.Sprintf(format, args...), true)
+}
+
+// emit writes the line, and sends it to syslog too when toSyslog is set and the error log goes
+// there.
+func emit(level Level, msg string, toSyslog bool) {
 	msg = strings.TrimRight(msg, "\n")
 	stamp := time.Now().Format("2006-01-02 15:04:05 -0700")
 	mu.Lock()
 	defer mu.Unlock()
-	fmt.Fprintf(out, "[%s] [%d] [%s] %s\n", stamp, pid, level, msg)
+	fmt.Fprintf(out, "[%s] [%d] [%s] %s\n", stamp, pid, levelTitles[level], msg)
+	if toSyslog && errorSyslog != nil {
+		errorSyslog.Send(level, []byte(msg))
+	}
 }
 
 // Info logs lifecycle events.
 func Info(format string, args ...any) {
 	if enabled(LevelInfo) {
-		write("INFO", format, args)
+		write(LevelInfo, format, args)
 	}
 }
 
 // Warning logs what went wrong without losing work.
 func Warning(format string, args ...any) {
 	if enabled(LevelWarning) {
-		write("WARNING", format, args)
+		write(LevelWarning, format, args)
 	}
 }
 
@@ -100,6 +115,6 @@ func Warning(format string, args ...any) {
 // first, as gunicorn prints them.
 func Error(format string, args ...any) {
 	if enabled(LevelError) {
-		write("ERROR", format, args)
+		write(LevelError, format, args)
 	}
 }

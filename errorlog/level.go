@@ -50,13 +50,13 @@ func enabled(l Level) bool { return int32(l) >= threshold.Load() }
 // Debug logs details that help find out what the server does; written with --log-level debug.
 func Debug(format string, args ...any) {
 	if enabled(LevelDebug) {
-		write("DEBUG", format, args)
+		write(LevelDebug, format, args)
 	}
 }
 
 // Critical logs failures that stop the server.
 func Critical(format string, args ...any) {
 	if enabled(LevelCritical) {
-		write("CRITICAL", format, args)
+		write(LevelCritical, format, args)
 	}
 }

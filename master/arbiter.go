@@ -66,6 +66,12 @@ func Run(cfg *config.Config, settings config.Settings, version string) int {
 		errorlog.Error("Can't open the access log %s: %v", cfg.AccessLog, err)
 		return 1
 	}
+	for _, warning := range cfg.Warnings {
+		errorlog.Warning("%s", warning)
+	}
+	for _, notice := range cfg.Notices {
+		errorlog.Info("%s", notice)
+	}
 	proctitle.Set(proctitle.Title("master", cfg.ProcessName()))
 	return runMaster(cfg, version, selfCommand, source)
 }
@@ -81,6 +87,14 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 	if cfg.TLS.Enabled() {
 		listenScheme = "https"
 	}
+	// Hook processes, like workers, are started from this goroutine's thread for good (see run).
+	runtime.LockOSThread()
+	a.startHookProcess()
+	defer func() {
+		if a.pyHooks != nil {
+			a.pyHooks.stop(false)
+		}
+	}()
 	a.onStarting()
 	defer func() { a.onExit(exitCode) }()
 	// The binary on disk now, found before anything can replace it, is what USR2 starts.
@@ -147,6 +161,8 @@ type arbiter struct {
 	// the master listens on.
 	hooks config.ShellHooks
 	binds []string
+	// pyHooks is the process that runs the Python config file's master hooks, nil for none.
+	pyHooks *hookProcess
 	// balance is the table in which workers publish their connection counts (package
 	// balance); nil when it could not be made, and workers then accept without it.
 	balance *balance.Table

@@ -45,8 +45,8 @@ func daemonize(cfg *config.Config) (exitCode int, detached bool) {
 		Args:        os.Args,
 		Env:         append(os.Environ(), daemonParentEnv+"="+strconv.Itoa(os.Getpid())),
 		Stdin:       devNull,
-		Stdout:      devNull,
-		Stderr:      devNull,
+		Stdout:      daemonOutput(os.Stdout, devNull, cfg.EnableStdioInheritance),
+		Stderr:      daemonOutput(os.Stderr, devNull, cfg.EnableStdioInheritance),
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	if err := cmd.Start(); err != nil {
@@ -55,4 +55,18 @@ func daemonize(cfg *config.Config) (exitCode int, detached bool) {
 	}
 	_ = cmd.Process.Release()
 	return 0, true
+}
+
+// daemonOutput is what the background master gets for standard output or error: /dev/null, or
+// with -R/--enable-stdio-inheritance the foreground's own, so that `gowsgi -D -R > out.log 2>&1`
+// keeps the output, as gunicorn does; a terminal is still replaced, as the daemon must not hold
+// one.
+func daemonOutput(own, devNull *os.File, inherit bool) *os.File {
+	if !inherit {
+		return devNull
+	}
+	if _, err := unix.IoctlGetTermios(int(own.Fd()), unix.TCGETS); err == nil {
+		return devNull // a terminal
+	}
+	return own
 }

@@ -78,31 +78,53 @@ func (a *arbiter) bindsVar() string { return "GOWSGI_BINDS=" + strings.Join(a.bi
 
 // onStarting runs on_starting and waits for it: it may prepare what the workers need.
 func (a *arbiter) onStarting() {
+	a.callPython("on_starting", nil, nil)
 	waitHook("on_starting", a.runHook("on_starting", a.hooks.OnStarting, a.bindsVar()))
 }
 
 // whenReady runs when_ready once the first workers are all ready to serve.
-func (a *arbiter) whenReady() { a.runHook("when_ready", a.hooks.WhenReady, a.bindsVar()) }
+func (a *arbiter) whenReady() {
+	a.callPython("when_ready", nil, nil)
+	a.runHook("when_ready", a.hooks.WhenReady, a.bindsVar())
+}
 
-func (a *arbiter) onReload() { a.runHook("on_reload", a.hooks.OnReload) }
+// onReload runs on_reload with the settings read again, and the hook process started again
+// for them.
+func (a *arbiter) onReload() {
+	a.restartHookProcess()
+	a.callPython("on_reload", nil, nil)
+	a.runHook("on_reload", a.hooks.OnReload)
+}
 
 // onExit runs on_exit with the master's exit code, and waits for it.
 func (a *arbiter) onExit(code int) {
+	a.callPython("on_exit", nil, nil)
 	waitHook("on_exit", a.runHook("on_exit", a.hooks.OnExit, "GOWSGI_EXIT_CODE="+strconv.Itoa(code)))
 }
+
+// preFork runs pre_fork for the worker about to start, whose pid is not known yet.
+func (a *arbiter) preFork(age int) {
+	a.callPython("pre_fork", map[string]any{"pid": nil, "age": age}, nil)
+}
+
+// preExec runs pre_exec before USR2 starts a new master.
+func (a *arbiter) preExec() { a.callPython("pre_exec", nil, nil) }
 
 // childExit runs child_exit for a worker that ended: its pid, its age (spawn number), and its
 // exit code or the signal that killed it.
 func (a *arbiter) childExit(w *workerProcess, pid int, state *os.ProcessState) {
 	a.balance.Release(w.balanceSlot)
-	if a.hooks.ChildExit == "" {
-		return
-	}
 	code, sig := "", ""
-	if status := state.Sys().(syscall.WaitStatus); status.Signaled() {
+	status := state.Sys().(syscall.WaitStatus)
+	if status.Signaled() {
 		sig = signalName(status.Signal())
 	} else {
 		code = strconv.Itoa(status.ExitStatus())
+	}
+	a.callPython("child_exit", map[string]any{"pid": pid, "age": w.id, "alive": false, "booted": w.ready,
+		"exitcode": status.ExitStatus()}, nil)
+	if a.hooks.ChildExit == "" {
+		return
 	}
 	a.runHook("child_exit", a.hooks.ChildExit, "GOWSGI_WORKER_PID="+strconv.Itoa(pid),
 		"GOWSGI_WORKER_AGE="+strconv.Itoa(w.id), "GOWSGI_WORKER_EXIT_CODE="+code,
@@ -116,5 +138,6 @@ func (a *arbiter) setWanted(n int) {
 		return
 	}
 	a.wanted = n
+	a.callPython("nworkers_changed", nil, map[string]any{"new": n, "old": old})
 	a.runHook("nworkers_changed", a.hooks.NworkersChanged, "GOWSGI_OLD_NUM_WORKERS="+strconv.Itoa(old))
 }

@@ -81,6 +81,7 @@ func selfCommand() *exec.Cmd {
 // worker when the thread that started it ends, which is what makes workers die with the master.
 func (a *arbiter) spawnWorker() error {
 	a.lastID++
+	a.preFork(a.lastID)
 	cmd := a.newCommand()
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()

@@ -87,6 +87,7 @@ func (a *arbiter) startNewMaster() {
 		errorlog.Warning("USR2 signal ignored. Parent exists.")
 		return
 	}
+	a.preExec()
 	cmd := &exec.Cmd{
 		Path:       a.upgrade.binary,
 		Args:       os.Args,

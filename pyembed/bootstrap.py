@@ -1,7 +1,10 @@
 # Runs once in each worker's interpreter, before the application is imported.
 import ast
 import importlib
+import json
+import linecache
 import os
+import re
 import sys
 import traceback
 
@@ -58,7 +61,18 @@ def _factory_args(spec_args):
 
 
 def _load_app(module, attr, call, spec_args):
-    """Returns (app, None, None) or (None, kind, message with traceback)."""
+    """Returns (app, None, None) or (None, kind, message with traceback). With --paste the
+    PasteDeploy file names the app, and module and the rest are not used."""
+    if _settings["paste"]:
+        app, kind, message = _load_paste(_settings["paste"], _settings["paste_global"])
+    else:
+        app, kind, message = _import_app(module, attr, call, spec_args)
+    if app is not None and _settings["spew"]:
+        app = _spewing(app)
+    return app, kind, message
+
+
+def _import_app(module, attr, call, spec_args):
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as exc:
@@ -136,3 +150,157 @@ def _failure_app(text):
         return [body]
 
     return failed_app
+
+
+# The worker's settings for Python, given by _prepare before the hooks and the app are imported.
+_settings = {"logging": {}, "spew": False, "paste": "", "paste_global": []}
+
+
+def _prepare(text):
+    """Takes the worker's settings for Python (JSON, see wsgi/load.go), configures the logging
+    module from them and starts --spew's trace; _load_app reads the rest. Returns lines for the
+    error log, or raises when the logging configuration fails."""
+    _settings.update(json.loads(text))
+    notes = _configure_logging(_settings["logging"], _settings["paste"].split("#")[0])
+    if _settings["spew"]:
+        import threading  # not before: under gevent, threading must be imported once patched
+        sys.settrace(_spew)
+        threading.settrace(_spew)
+    return "\n".join(notes)
+
+
+# gunicorn's defaults, into which it merges a logconfig_dict or a --log-config-json file (a
+# shallow update): configs written for gunicorn may use its "console" handler or "generic"
+# formatter without defining them, and expect the root logger to print INFO to stdout.
+_LOGGING_DEFAULTS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": True,
+                           "qualname": "gunicorn.error"},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": True,
+                            "qualname": "gunicorn.access"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "generic", "stream": "ext://sys.stdout"},
+        "error_console": {"class": "logging.StreamHandler", "formatter": "generic",
+                          "stream": "ext://sys.stderr"},
+    },
+    "formatters": {
+        "generic": {"format": "%(asctime)s [%(process)d] [%(levelname)s] %(message)s",
+                    "datefmt": "[%Y-%m-%d %H:%M:%S %z]", "class": "logging.Formatter"},
+    },
+}
+
+# gunicorn's own loggers. gowsgi writes its error and access logs in Go, so a configuration of
+# these loggers reaches only Python code that logs to them.
+_SERVER_LOGGERS = ("gunicorn.error", "gunicorn.access")
+
+
+def _configure_logging(options, paste_file):
+    """Configures logging as gunicorn does, from the first given of logconfig_dict (JSON text),
+    --log-config-json and --log-config; a --paste file with a [loggers] section counts as a
+    --log-config that was not given. Returns notes for the error log."""
+    import configparser
+    import logging.config
+    source = options.get("file") or (paste_file if _has_loggers(paste_file) else "")
+    try:
+        if options.get("dict"):
+            source = "logconfig_dict"
+            named = _dict_config(json.loads(options["dict"]))
+        elif options.get("json_file"):
+            source = options["json_file"]
+            with open(source) as f:
+                named = _dict_config(json.load(f))
+        elif source:
+            parser = configparser.RawConfigParser()
+            if not parser.read(source):
+                raise FileNotFoundError("no such file")
+            if not parser.has_section("loggers"):
+                raise ValueError("no [loggers] section: not a logging.config.fileConfig file")
+            logging.config.fileConfig(source, defaults={"__file__": source, "here": os.path.dirname(source)},
+                                      disable_existing_loggers=False)
+            named = [parser.get("logger_" + key.strip(), "qualname", fallback=key.strip())
+                     for key in parser.get("loggers", "keys", fallback="").split(",")]
+        else:
+            return []
+    except Exception as exc:
+        raise RuntimeError("Can't configure Python logging from %s: %s: %s"
+                           % (source, type(exc).__name__, exc)) from exc
+    named = [name for name in _SERVER_LOGGERS if name in named]
+    if not named:
+        return []
+    return ["The logging configuration of %s sets up the Python loggers %s: gowsgi writes its own error "
+            "and access logs in Go, so only the app's logging to them follows it" % (source, ", ".join(named))]
+
+
+def _has_loggers(paste_file):
+    """Whether the --paste file has a [loggers] section; a file that cannot be read has none,
+    and PasteDeploy says what is wrong with it."""
+    import configparser
+    parser = configparser.RawConfigParser()
+    try:
+        return bool(paste_file and parser.read(paste_file)) and parser.has_section("loggers")
+    except configparser.Error:
+        return False
+
+
+def _dict_config(user):
+    """dictConfig with gunicorn's defaults under the user's config; returns the loggers the
+    user's config names."""
+    import copy
+    import logging.config
+    if not isinstance(user, dict):
+        raise TypeError("expected a mapping, not %s" % type(user).__name__)
+    config = copy.deepcopy(_LOGGING_DEFAULTS)
+    config.update(user)
+    logging.config.dictConfig(config)
+    return list(user.get("loggers") or ())
+
+
+def _spew(frame, event, arg):
+    """--spew's trace function: prints every line of Python run, as gunicorn's does
+    ("module:line: source"). gowsgi's own Python, which runs from strings, is left out."""
+    code = frame.f_code
+    if code.co_filename == "<string>":
+        return None
+    if event == "line":
+        line = linecache.getline(code.co_filename, frame.f_lineno).rstrip()
+        if not line:
+            line = "Unknown code named [%s].  VM instruction #%d" % (code.co_name, frame.f_lasti)
+        print("%s:%s: %s" % (frame.f_globals.get("__name__", "[unknown]"), frame.f_lineno, line))
+    return _spew
+
+
+def _spewing(app):
+    """The app, run under --spew's trace on whichever thread calls it: requests run on threads
+    that Python's threading module did not start, which threading.settrace does not reach."""
+    def spewing_app(environ, start_response):
+        if sys.gettrace() is not _spew:
+            sys.settrace(_spew)
+        return app(environ, start_response)
+    return spewing_app
+
+
+def _load_paste(uri, global_pairs):
+    """Loads the app from a PasteDeploy file ("PATH[#SECTION]"), as gunicorn's --paste does,
+    with --paste-global's KEY=VALUE pairs (a "\\=" is a = of the key or value) as global_conf."""
+    try:
+        from paste.deploy import loadapp
+    except ImportError as exc:
+        return None, "module not found", ("--paste needs PasteDeploy, which this Python cannot import (%s): "
+                                          "install python3-pastedeploy, or pip install PasteDeploy" % exc)
+    global_conf = {}
+    for pair in global_pairs or ():
+        parts = re.split(r"(?<!\\)=", pair, maxsplit=1)
+        if len(parts) != 2:
+            return None, "paste failed", "--paste-global %r: expected KEY=VALUE" % pair
+        global_conf[parts[0].replace("\\=", "=")] = parts[1].replace("\\=", "=")
+    try:
+        app = loadapp("config:" + uri, relative_to=os.getcwd(), global_conf=global_conf)
+    except BaseException:
+        return None, "paste failed", _failure_text()
+    if not callable(app):
+        return None, "not callable", "%s made %r, not a WSGI callable" % (uri, type(app).__name__)
+    return app, None, None

@@ -22,6 +22,9 @@ static PyObject *log_write(PyObject *self, PyObject *args) {
 static PyMethodDef log_write_def = {"_log_write", log_write, METH_VARARGS,
                                     "Write a line to gowsgi's error log."};
 
+/* gw_hook_log_writer is a new reference to _log_write, for Python helpers that log. */
+PyObject *gw_hook_log_writer(void) { return PyCFunction_New(&log_write_def, NULL); }
+
 /* log_pending sends the pending exception to the error log: hooks.py catches what hooks raise,
  * so this is only for a failure of gowsgi's own wrapper. */
 static void log_pending(const char *what) {
@@ -47,7 +50,7 @@ char *gw_hooks_load(const char *source, const char *module, const char *info, ch
                     char **msg) {
     char *names = NULL;
     gw_enter();
-    PyObject *globals = PyDict_New(), *writer = PyCFunction_New(&log_write_def, NULL), *r = NULL;
+    PyObject *globals = PyDict_New(), *writer = gw_hook_log_writer(), *r = NULL;
     if (globals != NULL && writer != NULL &&
         PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) == 0 &&
         (r = PyRun_String(source, Py_file_input, globals, globals)) != NULL) {

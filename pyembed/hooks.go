@@ -8,6 +8,7 @@ import "C"
 
 import (
 	_ "embed"
+	"encoding/json"
 	"strings"
 	"unsafe"
 )
@@ -17,6 +18,7 @@ var hooksSource string
 
 // The hooks a hooks module may define, by the names gunicorn gives them.
 const (
+	PostFork       = "post_fork"
 	PostWorkerInit = "post_worker_init"
 	PreRequest     = "pre_request"
 	PostRequest    = "post_request"
@@ -40,10 +42,11 @@ type Hooks struct {
 	defined map[string]bool
 }
 
-// LoadHooks imports the hooks module. workerInfo is the worker object's description as JSON:
+// LoadHooks imports the hooks: sources are, one a line, module names and Python config files
+// ("file:PATH", "python:MODULE"), a later one's functions replacing an earlier's. workerInfo is the worker object's description as JSON:
 // {"age": N, "cfg": {setting: value, …}}. A *LoadError says why the module failed.
-func LoadHooks(module, workerInfo string) (*Hooks, error) {
-	csrc, cm, cinfo := C.CString(hooksSource), C.CString(module), C.CString(workerInfo)
+func LoadHooks(sources, workerInfo string) (*Hooks, error) {
+	csrc, cm, cinfo := C.CString(hooksSource), C.CString(sources), C.CString(workerInfo)
 	defer C.free(unsafe.Pointer(csrc))
 	defer C.free(unsafe.Pointer(cm))
 	defer C.free(unsafe.Pointer(cinfo))
@@ -125,4 +128,33 @@ func bytesPtr(b []byte) *C.char {
 		return nil
 	}
 	return (*C.char)(unsafe.Pointer(&b[0]))
+}
+
+// MasterHooks are the master's hooks of a Python config file, loaded in the process that runs
+// them for the master, which has no Python.
+type MasterHooks struct {
+	script  *Script
+	Defined []string
+}
+
+// LoadMasterHooks loads the master's hooks of sources (as LoadHooks takes them); cfg is the
+// settings hooks read as server.cfg, a JSON object.
+func LoadMasterHooks(sources, cfg string) (*MasterHooks, error) {
+	script, err := LoadScript(hooksSource)
+	if err != nil {
+		return nil, err
+	}
+	request, _ := json.Marshal(map[string]any{"sources": sources, "cfg": json.RawMessage(cfg)})
+	names, err := script.Call("_master_load", string(request))
+	if err != nil {
+		return nil, err
+	}
+	return &MasterHooks{script: script, Defined: strings.Fields(names)}, nil
+}
+
+// Call runs one master hook: event is {"hook", "server": {"num_workers", "binds", "workers"},
+// "worker", "new", "old"} as JSON. What the hook raises is logged through HookLog.
+func (m *MasterHooks) Call(event string) error {
+	_, err := m.script.Call("_master_call", event)
+	return err
 }

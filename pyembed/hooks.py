@@ -1,18 +1,24 @@
-# Runs in a worker's interpreter when --hooks names a module, before the app is imported: it
-# imports that module and calls its hook functions with objects shaped like gunicorn's, so that
-# hooks written for gunicorn keep working.
+# Runs in a worker's interpreter when --hooks names a module or a Python config file defines
+# hooks, before the app is imported, and in the master's hook process: it loads them and calls
+# the hook functions with objects shaped like gunicorn's, so that hooks written for gunicorn
+# keep working.
 import importlib
+import importlib.machinery
+import importlib.util
 import inspect
 import json
 import os
+import sys
 import traceback
 import types
 
 # The C function (level, utf-8 bytes) that writes a line to gowsgi's error log; set before _load.
 _log_write = None
 
-HOOK_NAMES = ("post_worker_init", "pre_request", "post_request", "worker_int", "worker_abort",
-              "worker_exit")
+HOOK_NAMES = ("post_fork", "post_worker_init", "pre_request", "post_request", "worker_int",
+              "worker_abort", "worker_exit")
+MASTER_HOOK_NAMES = ("on_starting", "on_reload", "when_ready", "pre_fork", "pre_exec",
+                     "child_exit", "nworkers_changed", "on_exit")
 
 _LEVELS = ((50, "critical"), (40, "error"), (30, "warning"), (20, "info"), (0, "debug"))
 
@@ -150,27 +156,52 @@ def _arity(fn):
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
-def _load(module, info):
-    """Imports the hooks module; returns (names of the hooks it defines, None, None) or (None,
+def _import(source):
+    """A hooks module by name, a Python config file (file:PATH) run as gunicorn runs it, or a
+    config module (python:NAME)."""
+    if source.startswith("python:"):
+        return importlib.import_module(source[len("python:"):])
+    if not source.startswith("file:"):
+        return importlib.import_module(source)
+    path = source[len("file:"):]
+    loader = importlib.machinery.SourceFileLoader("__config__", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location("__config__", path, loader=loader))
+    sys.modules["__config__"] = module
+    loader.exec_module(module)
+    return module
+
+
+def _take(sources, names):
+    """Imports each source (one a line) and keeps its functions of names, a later source's
+    replacing an earlier's; returns None or (kind, message with traceback)."""
+    for source in sources.split("\n"):
+        try:
+            mod = _import(source)
+        except ModuleNotFoundError as exc:
+            name = getattr(exc, "name", None)
+            if name is not None and (source == name or source.startswith(name + ".")):
+                return "module not found", "%s\n%s" % (exc, traceback.format_exc())
+            return "import raised", traceback.format_exc()
+        except BaseException:
+            return "import raised", traceback.format_exc()
+        for name in names:
+            fn = getattr(mod, name, None)
+            if fn is None:
+                continue
+            if not callable(fn):
+                return "not callable", "%s.%s is %r, not a function" % (source, name, type(fn).__name__)
+            _functions[name] = fn
+            _arities[name] = _arity(fn)
+    return None
+
+
+def _load(sources, info):
+    """Loads the worker's hooks; returns (names of the hooks defined, None, None) or (None,
     kind, message with traceback)."""
     global _worker
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        name = getattr(exc, "name", None)
-        if name is not None and (module == name or module.startswith(name + ".")):
-            return None, "module not found", "%s\n%s" % (exc, traceback.format_exc())
-        return None, "import raised", traceback.format_exc()
-    except BaseException:
-        return None, "import raised", traceback.format_exc()
-    for name in HOOK_NAMES:
-        fn = getattr(mod, name, None)
-        if fn is None:
-            continue
-        if not callable(fn):
-            return None, "not callable", "%s.%s is %r, not a function" % (module, name, type(fn).__name__)
-        _functions[name] = fn
-        _arities[name] = _arity(fn)
+    failure = _take(sources, HOOK_NAMES)
+    if failure:
+        return (None,) + failure
     _worker = Worker(json.loads(info))
     return "\n".join(_functions), None, None
 
@@ -194,7 +225,7 @@ def _event(name):
         _worker.aborted = True
     if name not in _functions:
         return
-    if name == "worker_exit" and (_arities[name] is None or _arities[name] >= 2):
+    if name == "post_fork" or name == "worker_exit" and (_arities[name] is None or _arities[name] >= 2):
         _call(name, Server(_worker), _worker)
     else:
         _call(name, _worker)
@@ -215,3 +246,63 @@ def _post_request(req, environ, fields):
     arity = _arities["post_request"]
     args = (_worker, req, environ, Response(fields))
     _call("post_request", *(args if arity is None else args[:max(arity, 2)]))
+
+
+class MasterServer:
+    """The arbiter as the master's hooks see it: its pid, settings and log, the number of workers
+    wanted, and WORKERS, the live workers by pid."""
+
+    def __init__(self, state):
+        self.pid = os.getppid()
+        self.cfg = _cfg
+        self.log = Log()
+        self.app = types.SimpleNamespace(app_uri=self.cfg.wsgi_app, cfg=self.cfg)
+        self.num_workers = state["num_workers"]
+        self.address = self.LISTENERS = state["binds"]
+        self.WORKERS = {w["pid"]: _master_worker(w) for w in state["workers"]}
+
+    def __repr__(self):
+        return "<gowsgi Arbiter %d>" % self.pid
+
+
+def _master_worker(info):
+    """A worker as the master sees it: gunicorn's pre_fork sees one not started yet, whose pid
+    is None, and child_exit one that has ended."""
+    worker = types.SimpleNamespace(pid=info.get("pid"), age=info["age"], ppid=os.getppid(),
+                                   cfg=_cfg, log=Log(), alive=info.get("alive", True),
+                                   booted=info.get("booted", False), aborted=False,
+                                   exitcode=info.get("exitcode"))
+    worker.tmp = None
+    return worker
+
+
+_cfg = None
+
+
+def _master_load(request):
+    """Loads the master's hooks from {"sources", "cfg"}; returns the names defined, one a line,
+    or raises."""
+    global _cfg
+    request = json.loads(request)
+    _cfg = types.SimpleNamespace(**request["cfg"])
+    failure = _take(request["sources"], MASTER_HOOK_NAMES)
+    if failure:
+        raise RuntimeError("%s: %s" % failure)
+    return "\n".join(name for name in MASTER_HOOK_NAMES if name in _functions)
+
+
+def _master_call(message):
+    """Calls one master hook as gunicorn's arbiter calls it; what it raises is logged."""
+    event = json.loads(message)
+    name = event["hook"]
+    if name not in _functions:
+        return ""
+    server = MasterServer(event["server"])
+    worker = _master_worker(event["worker"]) if event.get("worker") else None
+    if name in ("pre_fork", "child_exit"):
+        _call(name, server, worker)
+    elif name == "nworkers_changed":
+        _call(name, server, event["new"], event["old"])
+    else:
+        _call(name, server)
+    return ""

@@ -63,10 +63,15 @@ void gw_call_copy_rest(gw_call *c, char *p);
 char *gw_hooks_load(const char *source, const char *module, const char *info, char **kind,
                     char **msg);
 void gw_hooks_set_app(PyObject *app);
+PyObject *gw_hook_log_writer(void);
 void gw_hook_event(const char *name);
 PyObject *gw_hook_pre_request(const char *fields, Py_ssize_t len);
 char *gw_call_finish_hooked(gw_call *c, int interrupted, PyObject *req, const char *fields,
                             Py_ssize_t len);
+
+/* Python helpers that speak text (script.c). */
+PyObject *gw_script_load(const char *source, char **err);
+char *gw_script_call(PyObject *globals, const char *function, const char *arg, char **err);
 
 /* Environ keys the access log reads after the app returns (logenviron.c). */
 PyObject *gw_call_environ(gw_call *c);

@@ -27,7 +27,8 @@ RUNNING = []
 
 # Variables from the developer's shell that would change what the server does: each test states
 # the ones it wants.
-ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "GOWSGI_CMD_ARGS")
+ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "GOWSGI_CMD_ARGS",
+               "GUNICORN_CMD_ARGS")
 
 
 def require_binary():
@@ -74,6 +75,18 @@ def run_gowsgi(*args, cwd=APPS, env=None, timeout=30):
         text=True,
         timeout=timeout,
     )
+
+
+def print_config(cwd, *args, env=None):
+    """Runs --print-config; returns ({key: (value, source)}, what it wrote to standard error)."""
+    result = run_gowsgi("--print-config", *args, cwd=cwd, env=env, timeout=20)
+    assert result.returncode == 0, result
+    settings = {}
+    for line in result.stdout.splitlines():
+        key, rest = line.split(" = ", 1)
+        value, source = rest.rsplit("  # ", 1)
+        settings[key.strip()] = (value.strip(), source)
+    return settings, result.stderr
 
 
 def process_state(pid):

@@ -101,8 +101,8 @@ BAD_FILES = {
     "bad number": ("\nworkers: many\n", 'gowsgi.yaml:2: invalid value "many" for workers: not a number'),
     "bad choice": ("worker_class: eventlet\n",
                    'gowsgi.yaml:1: invalid value "eventlet" for worker_class: choose sync, gthread or gevent'),
-    "gunicorn setting not here yet": ("preload_app: true\n",
-                                      'gowsgi.yaml:1: setting "preload_app" is not supported by this version of gowsgi'),
+    "ASGI setting": ("asgi_loop: uvloop\n",
+                     'gowsgi.yaml:1: asgi_loop is a gunicorn setting for ASGI, which gowsgi does not support'),
     "bad app": ("wsgi_app: 'envapp:'\n", 'gowsgi.yaml:1: wsgi_app: invalid APP_MODULE "envapp:"'),
     "yaml syntax": ("workers: 2\n  threads: : 3\n", "gowsgi.yaml:2: "),
 }

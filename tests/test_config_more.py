@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from support import GOWSGI, alive, free_port, port_accepts, run_gowsgi, server_env, wait_for
+from support import GOWSGI, alive, free_port, port_accepts, print_config, run_gowsgi, server_env, wait_for
 
 # The app answers with what its worker sees: helper.MSG, the GREETING variable and its pid.
 APP = '''
@@ -55,37 +55,25 @@ def answer_becomes(url, predicate, timeout=15):
     return reply
 
 
-def print_config(site, *args, env=None):
-    """Runs --print-config; returns {key: (value, source)}."""
-    result = run_gowsgi("--print-config", *args, cwd=site, env=env, timeout=10)
-    assert result.returncode == 0, result
-    settings = {}
-    for line in result.stdout.splitlines():
-        key, rest = line.split(" = ", 1)
-        value, source = rest.rsplit("  # ", 1)
-        settings[key.strip()] = (value.strip(), source)
-    return settings
-
-
 def test_print_config_shows_every_value_with_its_source(site):
     (site / "gowsgi.yaml").write_text("wsgi_app: webapp:app\nworkers: 3\nraw_env: [GREETING=hi]\n")
     port = free_port()
     env = {"GOWSGI_CMD_ARGS": "--timeout 7", "PORT": str(port), "WEB_CONCURRENCY": "9"}
-    settings = print_config(site, "-k", "gthread", "--name", "my site", env=env)
+    settings, _ = print_config(site, "-k", "gthread", "--name", "my site", env=env)
     assert settings["wsgi_app"] == ("webapp:app", "gowsgi.yaml:1")
     assert settings["workers"] == ("3", "gowsgi.yaml:2")
-    assert settings["env"] == ("[GREETING=hi]", "gowsgi.yaml:3")
+    assert settings["raw_env"] == ("[GREETING=hi]", "gowsgi.yaml:3")
     assert settings["timeout"] == ("7", "GOWSGI_CMD_ARGS")
     assert settings["worker_class"] == ("gthread", "command line")
-    assert settings["name"] == ('"my site"', "command line")
+    assert settings["proc_name"] == ('"my site"', "command line")
     assert settings["bind"] == (f"[0.0.0.0:{port}]", "$PORT")
-    assert settings["keep_alive"] == ("2", "default")
-    assert settings["config"] == (str(site / "gowsgi.yaml"), "default")
-    assert {"reload", "reload_engine", "reload_extra_file", "limit_request_field_size"} <= settings.keys()
+    assert settings["keepalive"] == ("2", "default")
+    assert settings["config"] == (str(site / "gowsgi.yaml") + " (YAML)", "default")
+    assert {"reload", "reload_engine", "reload_extra_files", "limit_request_field_size"} <= settings.keys()
     # Printing serves nothing.
     assert not port_accepts("0.0.0.0", port)
 
-    settings = print_config(site, "-c", "/dev/null", "webapp:app", env={"WEB_CONCURRENCY": "9"})
+    settings, _ = print_config(site, "-c", "/dev/null", "webapp:app", env={"WEB_CONCURRENCY": "9"})
     assert settings["workers"] == ("9", "$WEB_CONCURRENCY")
     assert settings["bind"] == ("[127.0.0.1:8000]", "default")
     assert settings["wsgi_app"] == ("webapp:app", "command line")

@@ -153,7 +153,8 @@ def test_hook_function_in_the_config_file_points_to_the_hooks_module(tmp_path):
     result = run_gowsgi(APP, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        'gowsgi: error: gowsgi.yaml:2: setting "pre_request" is a function in the Python module named by "hooks"']
+        'gowsgi: error: gowsgi.yaml:2: setting "pre_request" is a hook function: define it in a Python config file '
+        '(gunicorn.conf.py) or in the module named by "hooks"']
 
 
 SHELL_HOOK = 'echo "$GOWSGI_HOOK master=$GOWSGI_MASTER_PID n=$GOWSGI_NUM_WORKERS old=$GOWSGI_OLD_NUM_WORKERS ' \

@@ -3,36 +3,18 @@ operators run gunicorn. nginx runs as a child of the test, on loopback, with its
 configuration, prefix and pid file under the test's temporary directory."""
 
 import json
-import os
-import shutil
 import signal
-import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 import requests
 
-from support import free_port, port_accepts, wait_for
+from nginxrun import MISSING, NGINX, Nginx
+from support import wait_for
 
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.access(p, os.X_OK)), None)
+pytestmark = pytest.mark.skipif(NGINX is None, reason=MISSING)
 
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make test installs Debian's nginx package)")
-
-CONFIG = """
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log notice;
-{user}
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
+PROXY = """
     upstream gowsgi {{
         # max_fails=0: a server that failed is not set aside, so a restarted instance gets
         # traffic at once; while it is down, nginx passes its requests to the other.
@@ -52,43 +34,11 @@ http {{
             proxy_set_header X-Forwarded-Proto https;
         }}
     }}
-}}
 """
 
 
-class Nginx:
-    def __init__(self, prefix, upstream_ports):
-        self.prefix = Path(prefix)
-        self.port = free_port()
-        # As root, nginx would run its worker as nobody, who cannot enter the test's directory.
-        user = "user root;" if os.geteuid() == 0 else ""
-        config = self.prefix / "nginx.conf"
-        config.write_text(CONFIG.format(prefix=self.prefix, user=user, port=self.port,
-                                        first=upstream_ports[0], second=upstream_ports[1]))
-        self.log = self.prefix / "error.log"
-        self.proc = subprocess.Popen(
-            [NGINX, "-p", str(self.prefix), "-c", str(config), "-e", str(self.log)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )
-        if wait_for(lambda: self.proc.poll() is not None or port_accepts("127.0.0.1", self.port), 10) is None \
-                or self.proc.poll() is not None:
-            raise AssertionError(f"nginx did not start (exit {self.proc.poll()}):\n{self.describe()}")
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def describe(self):
-        return self.log.read_text(errors="replace") if self.log.exists() else "(no error log)"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+def proxy(prefix, upstream_ports):
+    return Nginx(prefix, PROXY, first=upstream_ports[0], second=upstream_ports[1])
 
 
 @pytest.fixture
@@ -100,7 +50,7 @@ def upstreams(gowsgi):
 def nginx(tmp_path, upstreams):
     prefix = tmp_path / "nginx"
     prefix.mkdir()
-    server = Nginx(prefix, [u.port for u in upstreams])
+    server = proxy(prefix, [u.port for u in upstreams])
     yield server
     server.stop()
 
@@ -134,7 +84,7 @@ def test_an_untrusted_nginx_does_not_set_the_scheme(gowsgi, tmp_path):
     distrust = [gowsgi("environ_app:app", "--forwarded-allow-ips", "10.0.0.1") for _ in range(2)]
     prefix = tmp_path / "nginx-untrusted"
     prefix.mkdir()
-    server = Nginx(prefix, [u.port for u in distrust])
+    server = proxy(prefix, [u.port for u in distrust])
     try:
         env = fetch(requests, server.url)
         assert env["wsgi.url_scheme"] == "http"

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"time"
 
 	"gowsgi/accesslog"
@@ -9,23 +10,31 @@ import (
 	"gowsgi/wsgi"
 )
 
-// startAccessLog opens the access log when --access-logfile asks for one, and gives it to the
-// app's handler and to the HTTP engine.
+// startAccessLog opens the access log when --access-logfile asks for one or --log-syslog sends
+// it to syslog (as gunicorn does unless --disable-redirect-access-to-syslog, even with no file),
+// and gives it to the app's handler and to the HTTP engine.
 func startAccessLog(cfg *config.Config, h *wsgi.Handler, srv *httpServer) error {
-	if cfg.AccessLog == "" {
+	var syslog *errorlog.Syslog
+	if !cfg.Syslog.DisableRedirectAccess {
+		syslog = errorlog.OpenSyslog("access")
+	}
+	if cfg.AccessLog == "" && syslog == nil {
 		return nil
 	}
 	l, err := accesslog.Open(cfg.AccessLog, cfg.AccessLogFormat, cfg.AccessLogJSON)
 	if err != nil {
 		return err
 	}
+	if syslog != nil {
+		l.CopyLines(func(line []byte) { syslog.Send(errorlog.LevelInfo, line) })
+	}
 	h.SetAccessLog(l)
 	srv.access = l
-	kind := "format " + cfg.AccessLogFormat
+	kind, to := "format "+cfg.AccessLogFormat, cmp.Or(cfg.AccessLog, "syslog only")
 	if cfg.AccessLogJSON {
 		kind = "JSON lines"
 	}
-	errorlog.Debug("Access log to %s in %s", cfg.AccessLog, kind)
+	errorlog.Debug("Access log to %s in %s", to, kind)
 	return nil
 }
 

@@ -25,46 +25,79 @@ var Age int
 const lastWordsLimit = time.Second
 
 // workerInfo describes the worker for the hooks' worker object: its age and the settings
-// hooks read from worker.cfg, under gunicorn's names.
+// hooks read from worker.cfg.
 func workerInfo(cfg *config.Config) string {
-	var pythonPath, pidfile any
-	if len(cfg.PythonPath) > 0 {
-		pythonPath = strings.Join(cfg.PythonPath, ",")
-	}
-	if cfg.Pidfile != "" {
-		pidfile = cfg.Pidfile
-	}
-	info, _ := json.Marshal(map[string]any{
-		"age": Age,
-		"cfg": map[string]any{
-			"wsgi_app":                 cfg.App.Raw,
-			"bind":                     cfg.Binds,
-			"workers":                  cfg.Workers,
-			"worker_class":             cfg.WorkerClass,
-			"threads":                  cfg.Threads,
-			"worker_connections":       cfg.WorkerConnections,
-			"timeout":                  cfg.Timeout,
-			"graceful_timeout":         cfg.GracefulTimeout,
-			"keepalive":                cfg.Keepalive,
-			"max_requests":             cfg.MaxRequests,
-			"max_requests_jitter":      cfg.MaxRequestsJitter,
-			"limit_request_line":       cfg.LimitRequestLine,
-			"limit_request_fields":     cfg.LimitRequestFields,
-			"limit_request_field_size": cfg.LimitRequestFieldSize,
-			"backlog":                  cfg.Backlog,
-			"chdir":                    cfg.Chdir,
-			"pythonpath":               pythonPath,
-			"proc_name":                cfg.ProcessName(),
-			"errorlog":                 cfg.ErrorLog,
-			"pidfile":                  pidfile,
-			"daemon":                   cfg.Daemon,
-			"reuse_port":               cfg.ReusePort,
-			"sendfile":                 cfg.Sendfile,
-			"hooks":                    cfg.Hooks,
-			"config":                   cfg.ConfigFile,
-		},
-	})
+	info, _ := json.Marshal(map[string]any{"age": Age, "cfg": hookSettings(cfg)})
 	return string(info)
+}
+
+// hookSettings are the settings hooks read from worker.cfg and server.cfg, under gunicorn's
+// names and with its types (None for a path not set).
+func hookSettings(cfg *config.Config) map[string]any {
+	orNone := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	return map[string]any{
+		"wsgi_app":                 cfg.App.Raw,
+		"bind":                     cfg.Binds,
+		"workers":                  cfg.Workers,
+		"worker_class":             cfg.WorkerClass,
+		"threads":                  cfg.Threads,
+		"worker_connections":       cfg.WorkerConnections,
+		"timeout":                  cfg.Timeout,
+		"graceful_timeout":         cfg.GracefulTimeout,
+		"keepalive":                cfg.Keepalive,
+		"max_requests":             cfg.MaxRequests,
+		"max_requests_jitter":      cfg.MaxRequestsJitter,
+		"limit_request_line":       cfg.LimitRequestLine,
+		"limit_request_fields":     cfg.LimitRequestFields,
+		"limit_request_field_size": cfg.LimitRequestFieldSize,
+		"backlog":                  cfg.Backlog,
+		"chdir":                    cfg.Chdir,
+		"pythonpath":               orNone(strings.Join(cfg.PythonPath, ",")),
+		"proc_name":                cfg.ProcessName(),
+		"errorlog":                 cfg.ErrorLog,
+		"accesslog":                orNone(cfg.AccessLog),
+		"access_log_format":        cfg.AccessLogFormat,
+		"loglevel":                 cfg.LogLevel.String(),
+		"capture_output":           cfg.CaptureOutput,
+		"pidfile":                  orNone(cfg.Pidfile),
+		"daemon":                   cfg.Daemon,
+		"raw_env":                  cfg.Env,
+		"user":                     orNone(cfg.User),
+		"group":                    orNone(cfg.Group),
+		"umask":                    cfg.Umask,
+		"reuse_port":               cfg.ReusePort,
+		"sendfile":                 cfg.Sendfile,
+		"preload_app":              cfg.Preload,
+		"reload":                   cfg.Reload,
+		"spew":                     cfg.Spew,
+		"paste":                    orNone(cfg.Paste),
+		"protocol":                 cfg.Protocol,
+		"root_path":                cfg.RootPath,
+		"proxy_protocol":           cfg.Proxy.ProxyProtocol,
+		"forwarded_allow_ips":      cfg.Proxy.ForwardedAllowIPs.String(),
+		"certfile":                 orNone(cfg.TLS.CertFile),
+		"keyfile":                  orNone(cfg.TLS.KeyFile),
+		"hooks":                    cfg.Hooks,
+		"config":                   cfg.ConfigFile,
+	}
+}
+
+// hookSources are the sources of the worker's hooks, for wsgi.Options.Hooks: the Python config
+// file when it defines worker hooks, then --hooks, whose functions win.
+func hookSources(cfg *config.Config) string {
+	var sources []string
+	if cfg.Python.Defines(config.WorkerHooks) {
+		sources = append(sources, cfg.Python.Source)
+	}
+	if cfg.Hooks != "" {
+		sources = append(sources, cfg.Hooks)
+	}
+	return strings.Join(sources, "\n")
 }
 
 // notifyAbort takes SIGABRT from its default action, which would crash the Go runtime with a

@@ -17,10 +17,6 @@ import (
 	"gowsgi/wsgi"
 )
 
-// h2MaxStreams is how many requests one HTTP/2 connection may have open at once, gunicorn's
-// default for http2_max_concurrent_streams.
-const h2MaxStreams = 100
-
 // proto2 is SERVER_PROTOCOL for HTTP/2 requests.
 const proto2 = "HTTP/2"
 
@@ -41,6 +37,18 @@ type h2Server struct {
 	stopped  chan struct{} // closed when a graceful stop has closed every connection
 }
 
+// newH2Server makes the HTTP/2 server of engine. gunicorn's four HTTP/2 settings are what
+// net/http advertises in its SETTINGS frame, and enforces, with these differences:
+//   - --http2-initial-window-size is each stream's receive window, as in gunicorn. gunicorn
+//     leaves the connection's window at 65535 and gives both back as soon as data arrives, so
+//     they only pace the network; net/http gives them back as the app reads the body, so they
+//     bound what a worker buffers. The connection's window is net/http's 1 MiB, or the stream
+//     window when larger, so that one stream can use all of its own.
+//   - --http2-max-header-list-size: a request over it is answered 431 on its stream, where
+//     gunicorn's h2 library ends the whole connection. net/http counts the limit from
+//     MaxHeaderBytes, see h2HeaderBytes; 0 leaves the HTTP/1.1 head limits (--limit-request-*),
+//     not no limit at all.
+//   - --http2-max-concurrent-streams and --http2-max-frame-size mean the same in both.
 func newH2Server(engine *httpServer) *h2Server {
 	s := &h2Server{
 		engine:   engine,
@@ -53,21 +61,42 @@ func newH2Server(engine *httpServer) *h2Server {
 	if idle <= 0 {
 		idle = shutdownGrace // HTTP/2 has no connection per request: close soon after the last
 	}
+	h2 := engine.lim.Protocol.HTTP2
 	s.srv = &http.Server{
 		Handler:        s,
-		MaxHeaderBytes: engine.headMax,
+		MaxHeaderBytes: h2HeaderBytes(h2.MaxHeaderListSize, engine.headMax),
 		IdleTimeout:    idle,
 		ConnContext:    s.withConnAddresses,
 		ConnState:      s.countConn,
 		HTTP2: &http.HTTP2Config{
-			MaxConcurrentStreams: h2MaxStreams,
-			WriteByteTimeout:     ioTimeout,
+			MaxConcurrentStreams:          h2.MaxConcurrentStreams,
+			MaxReadFrameSize:              h2.MaxFrameSize,
+			MaxReceiveBufferPerStream:     h2.InitialWindowSize,
+			MaxReceiveBufferPerConnection: max(h2.InitialWindowSize, h2ConnWindow),
+			WriteByteTimeout:              ioTimeout,
 		},
 		// Protocol errors are the clients' to worry about; the handler reports its own failures.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go s.srv.Serve(s.queue)
 	return s
+}
+
+// h2ConnWindow is net/http's own receive window for a connection.
+const h2ConnWindow = 1 << 20
+
+// h2HeaderSlop is what net/http adds to MaxHeaderBytes for SETTINGS_MAX_HEADER_LIST_SIZE: 32
+// bytes, the per-field overhead of RFC 9113 §6.5.2, for 10 fields.
+const h2HeaderSlop = 10 * 32
+
+// h2HeaderBytes is the MaxHeaderBytes that makes net/http advertise and enforce limit as
+// SETTINGS_MAX_HEADER_LIST_SIZE, or the HTTP/1.1 head limit headMax for 0 (no limit of its own).
+// net/http cannot go below h2HeaderSlop+1 bytes, so a smaller limit acts as that.
+func h2HeaderBytes(limit, headMax int) int {
+	if limit == 0 {
+		return headMax
+	}
+	return max(limit-h2HeaderSlop, 1)
 }
 
 // serve hands over a connection whose handshake chose h2; client is what its PROXY header said,

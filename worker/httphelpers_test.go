@@ -27,6 +27,13 @@ func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.Res
 	if viaSyncLoop {
 		startSyncLoop(t, srv)
 	}
+	serveOn(t, l, srv)
+	return l.Addr().String(), srv
+}
+
+// serveOn serves the connections l accepts with srv until the test ends, then checks that srv
+// shuts down.
+func serveOn(t testing.TB, l net.Listener, srv *httpServer) {
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -43,7 +50,6 @@ func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.Res
 			t.Error("connections still open 5 s after shutdown")
 		}
 	})
-	return l.Addr().String(), srv
 }
 
 // echo answers with what the engine parsed, so tests can check the parse from the client side.

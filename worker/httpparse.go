@@ -3,8 +3,17 @@ package worker
 import (
 	"bytes"
 
+	"gowsgi/config"
 	"gowsgi/wsgi"
 )
+
+// protocolOptions are gunicorn's protocol settings: the switches that relax the HTTP/1.1 parser
+// (all off by default) and the limits an HTTP/2 client is held to. A zero HTTP2 field leaves
+// net/http's default, except MaxHeaderListSize, where 0 means no limit of its own.
+type protocolOptions struct {
+	config.HTTPParsing
+	HTTP2 config.HTTP2Limits
+}
 
 // requestError is an answer the engine gives by itself, before or instead of the application.
 type requestError struct {
@@ -55,6 +64,11 @@ type headInfo struct {
 	hasCoding, lastChunked, badCodes bool
 	chunkedTwice, badExpect          bool
 	hostSeen, typeSeen               bool
+
+	// lim holds the switches that relax the parse, set by readHead and kept by parseHead;
+	// without it (a parse outside a server), every switch is off. Only the paths where a strict
+	// check has failed read it, so the usual request pays nothing for the switches.
+	lim *Limits
 }
 
 // readHead reads until buf[r:] starts with a complete request head and returns its length,
@@ -63,6 +77,7 @@ type headInfo struct {
 // closed, timed-out or shut-down connection yields err, and the connection closes unanswered.
 func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 	lim := &c.srv.lim
+	c.head.lim = lim
 	scan := 0
 	c.lineEnds = c.lineEnds[:0]
 	headArmed := false
@@ -108,18 +123,23 @@ func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 }
 
 // parseHead parses a complete request head (request line, header lines, blank line) into req
-// and h; ends holds the offset of each line's LF in head. The Request's slices point into head.
+// and h; ends holds the offset of each line's LF in head. The Request's slices point into head,
+// which parsing may rewrite in place (folded lines, a case-folded method).
 func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *requestError {
-	*h = headInfo{contentLength: -1}
+	*h = headInfo{contentLength: -1, lim: h.lim}
 	req.Header = req.Header[:0]
 	start := 0
-	for i, end := range ends {
-		line := head[start:end]
-		start = int(end) + 1
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+	for i := 0; i < len(ends); i++ {
+		line := trimCR(head[start:ends[i]])
+		start = int(ends[i]) + 1
 		var rerr *requestError
+		// A line that starts with a blank continues the one before (obs-fold).
+		if start < len(head) && (head[start] == ' ' || head[start] == '\t') && len(line) > 0 {
+			if line, i, rerr = h.unfold(head, ends, i, line); rerr != nil {
+				return rerr
+			}
+			start = int(ends[i]) + 1
+		}
 		switch {
 		case i == 0:
 			rerr = parseRequestLine(line, req, h)
@@ -139,20 +159,22 @@ func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *reque
 // req.Header. Names with "_" are kept: whether they reach the app, where they would alias their
 // "-" spelling, is the wsgi package's decision (--header-map, --forwarder-headers).
 func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
-	if line[0] == ' ' || line[0] == '\t' {
-		return errFolding
-	}
 	colon := 0
 	for colon < len(line) && tokenByte[line[colon]] {
 		colon++
 	}
+	name, sep := line[:colon], colon
 	switch {
 	case colon == len(line):
 		return errHeaderLine
-	case colon == 0 || line[colon] != ':':
+	case colon == 0:
 		return errHeaderName
+	case line[colon] != ':':
+		if sep = h.colonAfterBlanks(line, colon); sep < 0 {
+			return errHeaderName
+		}
 	}
-	name, value := line[:colon], trimOWS(line[colon+1:])
+	value := trimOWS(line[sep+1:])
 	for _, b := range value {
 		if !fieldValueByte[b] {
 			return errHeaderValue
@@ -172,8 +194,10 @@ func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError
 		return errRequestLine
 	}
 	method, target, version := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
-	if !isToken(method) {
-		return errMethod
+	if !isConventionalMethod(method) {
+		if rerr := h.unconventionalMethod(method); rerr != nil {
+			return rerr
+		}
 	}
 	for _, b := range target {
 		if b <= ' ' || b == 0x7f {
@@ -186,11 +210,9 @@ func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError
 	case proto10:
 		req.Proto = proto10
 	default:
-		if len(version) == 8 && string(version[:5]) == "HTTP/" && isDigit(version[5]) &&
-			version[6] == '.' && isDigit(version[7]) {
-			return errVersionSupport
+		if rerr := h.unconventionalVersion(version, req); rerr != nil {
+			return rerr
 		}
-		return errVersion
 	}
 	req.Method, req.RawURI = method, target
 	h.isHead = string(method) == "HEAD"
@@ -344,6 +366,14 @@ func hasToken(list []byte, token string) bool {
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
+// trimCR drops the CR of a line that ended with CRLF.
+func trimCR(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+}
+
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
@@ -383,12 +413,14 @@ func isToken(b []byte) bool {
 }
 
 // tokenByte and fieldValueByte are the RFC 9110 tchar set and the bytes allowed in a field
-// value (visible ASCII, SP, HTAB and obs-text; no other control character).
-var tokenByte, fieldValueByte = func() (token, value [256]bool) {
+// value (visible ASCII, SP, HTAB and obs-text; no other control character); methodByte is
+// tokenByte without lower-case letters and "#" (isConventionalMethod).
+var tokenByte, fieldValueByte, methodByte = func() (token, value, method [256]bool) {
 	for c := 0; c < 256; c++ {
 		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 		token[c] = alnum || c < 128 && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), byte(c)) >= 0
 		value[c] = c >= ' ' && c != 0x7f || c == '\t'
+		method[c] = token[c] && !('a' <= c && c <= 'z') && c != '#'
 	}
-	return token, value
+	return token, value, method
 }()

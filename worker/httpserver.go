@@ -26,6 +26,8 @@ type Limits struct {
 	Keepalive time.Duration
 	// Sendfile lets SendFile use sendfile(2); off, file bodies are copied through user space.
 	Sendfile bool
+	// Protocol relaxes the HTTP/1.1 parser and bounds HTTP/2 clients (see protocolOptions).
+	Protocol protocolOptions
 }
 
 const (
@@ -69,6 +71,7 @@ type httpServer struct {
 	scheme   string
 	dispatch dispatchFunc
 	peers    peerPolicy
+	uwsgi    *uwsgiPolicy // nil when the sockets speak HTTP
 	// access is the access log, nil when off; the engine logs the requests it refuses itself.
 	access *accesslog.Logger
 	tls    *tlsLayer // nil for plain HTTP
@@ -252,8 +255,8 @@ type httpConn struct {
 	iov  net.Buffers
 	iovs [3][]byte
 
-	// requestLine holds Method and RawURI once body reads need the bytes they pointed to;
-	// lineInBuf says they still point into buf.
+	// requestLine holds Method and RawURI once body reads need the bytes they pointed to
+	// (for uwsgi, Path and Query as well); lineInBuf says they still point into buf.
 	requestLine []byte
 	lineInBuf   bool
 	lineEnds    []int32 // of the current head, from readHead for parseHead
@@ -406,6 +409,9 @@ var errClosed = errors.New("connection closed")
 // after an answer when the request was malformed, and errClosed returned; errWouldBlock means
 // that a connection in non-blocking mode has no complete head yet, and is left as it was.
 func (c *httpConn) nextRequest() error {
+	if c.srv.uwsgi != nil {
+		return c.nextUwsgiRequest()
+	}
 	n, rerr, err := c.readHead()
 	if err == errWouldBlock {
 		return err

@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"os"
@@ -65,11 +66,13 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		FieldSize:   cfg.LimitRequestFieldSize,
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
+		Protocol:    protocolOptions{HTTPParsing: cfg.HTTPParsing, HTTP2: cfg.HTTP2},
 	}, urlScheme(&cfg.TLS), func(req *wsgi.Request, w wsgi.ResponseWriter) {
 		class.dispatch(req, w)
 		retire.served()
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
+	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
 	if err := attachEngine(class, srv); err != nil {
@@ -170,27 +173,35 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		Multithread:  cfg.WorkerClass != "sync",
 		Gevent:       cfg.WorkerClass == "gevent",
 		Multiprocess: cfg.Workers > 1,
-		ScriptName:   os.Getenv("SCRIPT_NAME"),
+		ScriptName:   scriptName(cfg),
 		ProxyHeaders: proxyHeaders(cfg.Proxy),
 		Module:       cfg.App.Module,
 		Attr:         cfg.App.Attr,
 		Call:         cfg.App.Call,
 		Args:         cfg.App.Args,
-		Hooks:        cfg.Hooks,
+		Hooks:        hookSources(cfg),
 		WorkerInfo:   workerInfo(cfg),
+		Logging:      wsgi.Logging(cfg.PythonLogging),
+		Spew:         cfg.Spew,
+		Paste:        cfg.Paste,
+		PasteGlobal:  cfg.PasteGlobal,
 	})
 	var loadErr *wsgi.LoadError
 	var hooksErr *wsgi.HooksError
 	var noGevent *wsgi.GeventMissing
+	var loggingErr *wsgi.LoggingError
 	switch {
 	case errors.As(err, &noGevent):
 		errorlog.Error("%v", noGevent)
+		return nil, ExitLoadError
+	case errors.As(err, &loggingErr):
+		errorlog.Error("%v", loggingErr)
 		return nil, ExitLoadError
 	case errors.As(err, &hooksErr):
 		errorlog.Error("Failed to load hooks module %q: %s: %s", hooksErr.Module, hooksErr.Kind, hooksErr.Detail)
 		return nil, ExitLoadError
 	case errors.As(err, &loadErr):
-		errorlog.Error("Failed to load application %q: %s: %s", cfg.App.Raw, loadErr.Kind, loadErr.Detail)
+		errorlog.Error("Failed to load application %q: %s: %s", cmp.Or(cfg.Paste, cfg.App.Raw), loadErr.Kind, loadErr.Detail)
 		if cfg.Reload {
 			return serveLoadFailure(cfg, loadErr)
 		}
@@ -235,4 +246,13 @@ func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 		go srv.serveAccepted(c)
 		waitWhileAhead(srv.load)
 	}
+}
+
+// scriptName is the URL prefix the app is mounted at: --root-path, else the SCRIPT_NAME
+// environment variable, as gunicorn takes it.
+func scriptName(cfg *config.Config) string {
+	if cfg.RootPath != "" {
+		return cfg.RootPath
+	}
+	return os.Getenv("SCRIPT_NAME")
 }

@@ -15,19 +15,21 @@ type HooksError struct {
 	*pyembed.LoadError
 }
 
-// loadHooks imports the hooks module before the app, as gunicorn reads its config file before
-// it loads the app.
-func loadHooks(module, workerInfo string) (*pyembed.Hooks, error) {
-	pyembed.HookLog = logFromHook
-	hooks, err := pyembed.LoadHooks(module, workerInfo)
+// loadHooks imports the hooks before the app, as gunicorn reads its config file before it
+// loads the app, and runs post_fork, which gunicorn runs in a new worker before the app loads.
+func loadHooks(sources, workerInfo string) (*pyembed.Hooks, error) {
+	pyembed.HookLog = LogFromPython
+	hooks, err := pyembed.LoadHooks(sources, workerInfo)
 	if err != nil {
-		return nil, &HooksError{Module: module, LoadError: err.(*pyembed.LoadError)}
+		return nil, &HooksError{Module: sources, LoadError: err.(*pyembed.LoadError)}
 	}
+	hooks.Run(pyembed.PostFork)
 	return hooks, nil
 }
 
-// logFromHook writes what hooks log through worker.log at its level, which --log-level filters.
-func logFromHook(level, text string) {
+// LogFromPython writes what hooks log through worker.log or server.log at its level, which
+// --log-level filters.
+func LogFromPython(level, text string) {
 	switch level {
 	case "debug":
 		errorlog.Debug("%s", text)

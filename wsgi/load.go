@@ -1,9 +1,12 @@
 package wsgi
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"gowsgi/errorlog"
 	"gowsgi/pyembed"
 )
 
@@ -28,15 +31,38 @@ type Options struct {
 	// Gevent runs requests in greenlets on gevent's hub (see RunHub), with the standard
 	// library patched for gevent before the hooks and the app are imported.
 	Gevent bool
+	// Logging configures the logging module before the hooks and the app are imported.
+	Logging Logging
+	// Spew prints every line of Python the worker runs, from before the hooks are imported.
+	Spew bool
+	// Paste, "PATH[#SECTION]", loads the app with PasteDeploy instead of Module, with
+	// PasteGlobal's KEY=VALUE pairs as its global_conf.
+	Paste       string
+	PasteGlobal []string
 }
 
+// Logging is gunicorn's logconfig settings: File, a logging.config.fileConfig file; JSONFile, a
+// dictConfig as a JSON file; Dict, one as JSON text. Dict counts if given, else JSONFile, else
+// File. They configure the app's Python logging only: gowsgi's error and access logs are Go's.
+type Logging struct {
+	File     string `json:"file"`
+	JSONFile string `json:"json_file"`
+	Dict     string `json:"dict"`
+}
+
+// LoggingError says that the Python logging configuration failed; Detail is the traceback.
+type LoggingError struct{ Detail string }
+
+func (e *LoggingError) Error() string { return "Failed to configure Python logging:\n" + e.Detail }
+
 // LoadError says why the application could not be loaded; Kind is one of: module not found,
-// import raised, attribute missing, not callable, factory failed.
+// import raised, attribute missing, not callable, factory failed, paste failed.
 type LoadError = pyembed.LoadError
 
 // Load starts the interpreter on the calling thread (which must stay locked to it) and loads the
 // app. A *LoadError means the app itself failed, a *HooksError the hooks module, a
-// *GeventMissing that gevent is not installed; any other error, the interpreter.
+// *GeventMissing that gevent is not installed, a *LoggingError the logging configuration; any
+// other error, the interpreter.
 func Load(o Options) (*Handler, error) {
 	exe := ""
 	if o.Virtualenv != "" {
@@ -51,6 +77,9 @@ func Load(o Options) (*Handler, error) {
 		}
 	}
 	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
+		return nil, err
+	}
+	if err := prepare(o); err != nil {
 		return nil, err
 	}
 	var hooks *pyembed.Hooks
@@ -70,6 +99,27 @@ func Load(o Options) (*Handler, error) {
 		h.useHooks(hooks, app)
 	}
 	return h, nil
+}
+
+// prepare gives the interpreter the settings it applies before the hooks and the app are
+// imported (pyembed.Prepare), and logs its notes.
+func prepare(o Options) error {
+	settings, _ := json.Marshal(struct { // strings and a bool: it cannot fail
+		Logging     Logging  `json:"logging"`
+		Spew        bool     `json:"spew"`
+		Paste       string   `json:"paste"`
+		PasteGlobal []string `json:"paste_global"`
+	}{o.Logging, o.Spew, o.Paste, o.PasteGlobal})
+	notes, err := pyembed.Prepare(string(settings))
+	if err != nil {
+		return &LoggingError{Detail: err.Error()}
+	}
+	for _, note := range strings.Split(notes, "\n") {
+		if note != "" {
+			errorlog.Info("%s", note)
+		}
+	}
+	return nil
 }
 
 // venvPython is the virtualenv's interpreter; taking it as ours makes Python read the

@@ -19,18 +19,27 @@ import (
 // version is gowsgi's release, replaced at build time with -ldflags "-X main.version=…".
 var version = "0.1.0"
 
-// isWorker says whether the master started this process as a worker.
-var isWorker = os.Getenv(master.WorkerIDEnv) != ""
+// isWorker says whether the master started this process as a worker; runningHooks, as the
+// process for its Python master hooks (master.HookProcessEnv); readingConfig, as a Python
+// config reader (config.ReadPythonEnv).
+var (
+	isWorker      = os.Getenv(master.WorkerIDEnv) != ""
+	runningHooks  = os.Getenv(master.HookProcessEnv) != ""
+	readingConfig = os.Getenv(config.ReadPythonEnv) != ""
+)
 
 func init() {
-	// A worker initialises Python on the main goroutine, which must stay on the process's main
-	// thread; locking here, before main runs, keeps the runtime from moving it.
-	if isWorker {
+	// Python starts on the main goroutine, which must stay on the process's main thread;
+	// locking here, before main runs, keeps the runtime from moving it.
+	if isWorker || runningHooks || readingConfig {
 		runtime.LockOSThread()
 	}
 }
 
 func main() {
+	if readingConfig {
+		os.Exit(worker.ReadPythonConfig(os.Getenv(config.ReadPythonEnv)))
+	}
 	os.Exit(run())
 }
 
@@ -54,6 +63,20 @@ func run() int {
 	}
 	errorlog.SetLevel(cfg.LogLevel)
 	errorlog.CaptureOutput(cfg.CaptureOutput)
+	if sl := cfg.Syslog; sl.Enabled {
+		err := errorlog.StartSyslog(sl.Addr, config.SyslogFacility(sl.Facility), sl.Prefix, cfg.ProcessName())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gowsgi: error: --log-syslog-to: %v\n", err)
+			return 2
+		}
+		defer errorlog.FlushSyslog()
+	}
+	if runningHooks {
+		for _, name := range []string{master.HookProcessEnv, config.FileEnv, config.FileTextEnv} {
+			os.Unsetenv(name)
+		}
+		return worker.RunMasterHooks(cfg)
+	}
 	if !isWorker {
 		return runMaster(cfg, settings)
 	}
@@ -80,6 +103,9 @@ func run() int {
 // app loads, or serve.
 func runMaster(cfg *config.Config, settings config.Settings) int {
 	if cfg.PrintConfig {
+		for _, warning := range cfg.Warnings {
+			fmt.Fprintf(os.Stderr, "gowsgi: warning: %s\n", warning)
+		}
 		fmt.Print(settings)
 		if !cfg.CheckConfig {
 			return 0

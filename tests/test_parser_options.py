@@ -1,0 +1,220 @@
+"""gunicorn's switches that relax the request parser (--permit-unconventional-http-method,
+--casefold-http-method, --permit-unconventional-http-version, --strip-header-spaces,
+--permit-obsolete-folding) and its HTTP/2 limits (--http2-max-concurrent-streams,
+--http2-initial-window-size, --http2-max-frame-size, --http2-max-header-list-size).
+
+Each request here is refused by default and served with its switch on; HTTP/2 is spoken by a
+small raw client, which reads the server's SETTINGS and sends header lists that a real client
+would hold back once it has read them. App: apps/tls_app.py, whose "/" answers with the environ.
+"""
+
+import json
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+
+import pytest
+
+import rawhttp
+
+APP = "tls_app:app"
+
+
+def served(server, raw):
+    """The environ the app saw for raw, sent on a connection of its own."""
+    response = rawhttp.request(server.port, raw)
+    assert response.status == 200, response
+    assert response.version == "HTTP/1.1"
+    return json.loads(response.body)
+
+
+def refused(server, raw, status):
+    """Checks that raw is answered status and its connection closed, and that the same worker
+    goes on serving."""
+    before = served(server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")["pid"]
+    with rawhttp.Conn(server.port) as conn:
+        conn.send(raw)
+        response = conn.read_response()
+        assert response.status == status, response
+        rawhttp.wait_closed(conn)
+    assert served(server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")["pid"] == before
+
+
+@pytest.fixture(scope="module")
+def strict(module_gowsgi):
+    return module_gowsgi(APP, "-w", "1")
+
+
+# Each case: the switches, a request, the status without them, and what the app sees with them.
+SWITCHES = {
+    "lower-case method": (["--permit-unconventional-http-method"], b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+                          lambda env: env["REQUEST_METHOD"] == "get"),
+    "short method": (["--permit-unconventional-http-method"], b"GE / HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+                     lambda env: env["REQUEST_METHOD"] == "GE"),
+    "long method": (["--permit-unconventional-http-method"], b"ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\nHost: x\r\n\r\n",
+                    400, lambda env: env["REQUEST_METHOD"] == "ABCDEFGHIJKLMNOPQRSTU"),
+    "method with #": (["--permit-unconventional-http-method"], b"GE#T / HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+                      lambda env: env["REQUEST_METHOD"] == "GE#T"),
+    "case-folded method": (["--permit-unconventional-http-method", "--casefold-http-method"],
+                           b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, lambda env: env["REQUEST_METHOD"] == "GET"),
+    "HTTP/1.2": (["--permit-unconventional-http-version"], b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505,
+                 lambda env: env["SERVER_PROTOCOL"] == "HTTP/1.2"),
+    "HTTP/0.9": (["--permit-unconventional-http-version"], b"GET / HTTP/0.9\r\nHost: x\r\n\r\n", 505,
+                 lambda env: env["SERVER_PROTOCOL"] == "HTTP/0.9"),
+    "space before the colon": (["--strip-header-spaces"], b"GET / HTTP/1.1\r\nHost: x\r\nX-Spaced \t : yes\r\n\r\n",
+                               400, lambda env: env["headers"]["HTTP_X_SPACED"] == "yes"),
+    "folded header": (["--permit-obsolete-folding"],
+                      b"GET / HTTP/1.1\r\nX-Folded: one \r\n  two\r\n\tthree\r\nHost: x\r\n\r\n", 400,
+                      lambda env: env["headers"]["HTTP_X_FOLDED"] == "one two three"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SWITCHES))
+def test_switch_serves_what_is_refused_by_default(module_gowsgi, strict, case):
+    args, raw, status, seen = SWITCHES[case]
+    refused(strict, raw, status)
+    server = module_gowsgi(APP, "-w", "1", *args)
+    env = served(server, raw)
+    assert seen(env), env
+
+
+def test_casefold_alone_lets_no_lower_case_method_in(gowsgi):
+    """As in gunicorn, which checks the method before it case-folds it."""
+    server = gowsgi(APP, "-w", "1", "--casefold-http-method")
+    refused(server, b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400)
+    assert served(server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")["REQUEST_METHOD"] == "GET"
+
+
+def test_switches_keep_refusing_what_they_do_not_cover(gowsgi):
+    server = gowsgi(APP, "-w", "1", "--permit-unconventional-http-method", "--casefold-http-method",
+                    "--permit-unconventional-http-version", "--strip-header-spaces", "--permit-obsolete-folding")
+    for raw in (b"G(T / HTTP/1.1\r\nHost: x\r\n\r\n",  # not a token
+                b"GET / HTTP/1.10\r\nHost: x\r\n\r\n",  # not HTTP/D.D
+                b"GET / HTTP/1.1\r\nX A: v\r\nHost: x\r\n\r\n",  # a blank inside the name
+                b"GET / HTTP/1.1\r\n X: v\r\nHost: x\r\n\r\n",  # nothing to fold onto
+                # a fold cannot hide a second length from the framing checks
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n 0\r\n\r\nx"):
+        refused(server, raw, 400)
+
+
+# HTTP/2
+
+SETTINGS, HEADERS, CONTINUATION, DATA, GOAWAY, RST_STREAM = 4, 1, 9, 0, 7, 3
+END_STREAM, ACK, END_HEADERS = 1, 1, 4
+# SETTINGS identifiers (RFC 9113 §6.5.2)
+MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 3, 4, 5, 6
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """A self-signed certificate: the raw client does not check it."""
+    if not shutil.which("openssl"):
+        raise AssertionError("openssl is needed to make the test certificate: install it (apt-get install openssl)")
+    d = tmp_path_factory.mktemp("cert")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+                    "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   cwd=d, check=True, capture_output=True, timeout=60)
+    return ["--certfile", d / "cert.pem", "--keyfile", d / "key.pem", "--http-protocols", "h2,h1"]
+
+
+class H2:
+    """One HTTP/2 connection: the preface, the SETTINGS exchange, GET requests."""
+
+    def __init__(self, port):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        self.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0))
+        kind, _, _, payload = self.read()
+        assert kind == SETTINGS
+        self.settings = dict(struct.unpack(">HI", payload[i:i + 6]) for i in range(0, len(payload), 6))
+        self.sock.sendall(frame(SETTINGS, ACK, 0))
+
+    def read(self):
+        head = self._exactly(9)
+        kind, flags, stream = struct.unpack(">BBI", head[3:])
+        return kind, flags, stream & 0x7FFFFFFF, self._exactly(int.from_bytes(head[:3], "big"))
+
+    def _exactly(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise AssertionError(f"connection closed after {len(data)} of {n} bytes")
+            data += chunk
+        return data
+
+    def get(self, stream, headers=()):
+        """Sends GET / with headers (lower-case names) and returns the answer's body, or "reset"."""
+        fields = [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "x"), *headers]
+        block = b"".join(b"\0" + hpack_string(name) + hpack_string(value) for name, value in fields)
+        pieces = [block[i:i + 16384] for i in range(0, len(block), 16384)]
+        for i, piece in enumerate(pieces):
+            flags = (END_STREAM if i == 0 else 0) | (END_HEADERS if i == len(pieces) - 1 else 0)
+            self.sock.sendall(frame(HEADERS if i == 0 else CONTINUATION, flags, stream, piece))
+        body = b""
+        while True:
+            kind, flags, sid, payload = self.read()
+            assert kind != GOAWAY, payload
+            if sid != stream:
+                continue
+            if kind == RST_STREAM:
+                return "reset"
+            if kind == DATA:
+                body += payload
+            if kind in (DATA, HEADERS) and flags & END_STREAM:
+                return body.decode()
+
+    def close(self):
+        self.sock.close()
+
+
+def frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + struct.pack(">BBI", kind, flags, stream) + payload
+
+
+def hpack_string(text):
+    """text as an HPACK string literal without Huffman coding (RFC 7541 §5.1, §5.2)."""
+    data, n = text.encode("latin-1"), len(text)
+    if n < 127:
+        return bytes([n]) + data
+    prefix = [127]
+    n -= 127
+    while n >= 128:
+        prefix.append(n % 128 + 128)
+        n //= 128
+    return bytes(prefix + [n]) + data
+
+
+def test_http2_settings_default_to_gunicorns(gowsgi, cert):
+    server = gowsgi(APP, "-w", "1", *cert)
+    h2 = H2(server.port)
+    try:
+        assert {k: h2.settings.get(k) for k in (3, 4, 5, 6)} == {
+            MAX_CONCURRENT_STREAMS: 100, INITIAL_WINDOW_SIZE: 65535, MAX_FRAME_SIZE: 16384, MAX_HEADER_LIST_SIZE: 65536}
+    finally:
+        h2.close()
+
+
+def test_http2_limits_are_advertised_and_the_header_list_enforced(gowsgi, cert):
+    server = gowsgi(APP, "-w", "1", *cert, "--http2-max-concurrent-streams", "7", "--http2-initial-window-size",
+                    "70000", "--http2-max-frame-size", "20000", "--http2-max-header-list-size", "1000")
+    h2 = H2(server.port)
+    try:
+        assert {k: h2.settings.get(k) for k in (3, 4, 5, 6)} == {
+            MAX_CONCURRENT_STREAMS: 7, INITIAL_WINDOW_SIZE: 70000, MAX_FRAME_SIZE: 20000, MAX_HEADER_LIST_SIZE: 1000}
+        # Each field counts its name, its value and 32 bytes (RFC 9113 §6.5.2): the four
+        # pseudo-header fields of get make 167, so this value brings the list to exactly 1000.
+        fits = 1000 - 167 - 32 - len("x-big")
+        env = json.loads(h2.get(1, [("x-big", "b" * fits)]))
+        assert (env["SERVER_PROTOCOL"], len(env["headers"]["HTTP_X_BIG"])) == ("HTTP/2", fits)
+        # One byte more is answered 431 on its stream; the connection goes on.
+        assert "Too Large" in h2.get(3, [("x-big", "b" * (fits + 1))])
+        assert json.loads(h2.get(5))["REQUEST_METHOD"] == "GET"
+    finally:
+        h2.close()

@@ -1,0 +1,341 @@
+package worker
+
+import (
+	"bytes"
+	"encoding/binary"
+
+	"gowsgi/allowlist"
+	"gowsgi/config"
+	"gowsgi/errorlog"
+	"gowsgi/wsgi"
+)
+
+// The uwsgi protocol (--protocol uwsgi) is what nginx's uwsgi_pass speaks: each connection
+// carries one request as a binary packet — modifier1 (0 for WSGI), the size of the vars block
+// (u16, little-endian), modifier2, then the vars, each a u16 length and bytes for the name and
+// again for the value, CGI-style — followed by CONTENT_LENGTH bytes of body. The answer is
+// plain HTTP/1.x, delimited by closing the connection.
+
+// uwsgiHeaderSize is modifier1, the vars block's size and modifier2.
+const uwsgiHeaderSize = 4
+
+// uwsgiPolicy is present on a server whose sockets speak uwsgi instead of HTTP.
+type uwsgiPolicy struct {
+	// allow are the peers that may send requests (--uwsgi-allow-from): the packet's vars set
+	// the client address, the scheme and every header, so whoever can send one can claim them.
+	allow allowlist.List
+}
+
+// newUwsgiPolicy is nil when the sockets speak HTTP, which keeps the HTTP path to one check.
+func newUwsgiPolicy(cfg *config.Config) *uwsgiPolicy {
+	if cfg.Protocol != "uwsgi" {
+		return nil
+	}
+	return &uwsgiPolicy{allow: cfg.Proxy.UwsgiAllowIPs}
+}
+
+// uwsgiMalformed is a packet whose framing cannot be trusted: the connection closes unanswered,
+// as nothing says where the request ends or that the peer speaks uwsgi at all.
+type uwsgiMalformed string
+
+func (e uwsgiMalformed) Error() string { return string(e) }
+
+const (
+	errUwsgiModifier  = uwsgiMalformed("modifier1 is not 0 (a WSGI request)")
+	errUwsgiTruncated = uwsgiMalformed("the connection ended or stalled inside the packet")
+	errUwsgiVarLength = uwsgiMalformed("a var's length runs past the vars block")
+)
+
+var (
+	methodGET         = []byte("GET")
+	contentTypeName   = []byte("Content-Type")
+	contentLengthName = []byte("Content-Length")
+)
+
+// uwsgiVars is what a packet's vars say beyond its headers; the slices point into the packet.
+type uwsgiVars struct {
+	method, uri, pathInfo, query []byte
+	proto                        string
+	contentType, contentLength   []byte
+	length                       int64
+	remoteAddr, remotePort       []byte
+	serverName, serverPort       []byte
+	scheme                       string // "" keeps the connection's
+}
+
+// nextUwsgiRequest is nextRequest for a server that speaks uwsgi: it reads the connection's
+// one packet into the Request and headInfo the engine's HTTP path fills.
+func (c *httpConn) nextUwsgiRequest() error {
+	if !trusts(c.srv.uwsgi.allow, c.nc) {
+		errorlog.Info("Refused a uwsgi connection from %s: not in --uwsgi-allow-from", c.nc.RemoteAddr())
+		c.close(false)
+		return errClosed
+	}
+	n, rerr, err := c.readUwsgiPacket()
+	var v uwsgiVars
+	if err == nil && rerr == nil {
+		rerr, err = parseUwsgiVars(c.buf[c.r+uwsgiHeaderSize:c.r+n], &c.srv.lim, &v, &c.req)
+	}
+	if err != nil {
+		if m, ok := err.(uwsgiMalformed); ok {
+			errorlog.Info("Malformed uwsgi packet from %s: %s", c.nc.RemoteAddr(), m)
+		}
+		c.close(false)
+		return errClosed
+	}
+	if rerr != nil {
+		c.appendError(rerr)
+		c.logRefused(rerr)
+		c.close(true)
+		return errClosed
+	}
+	c.useUwsgiVars(&v)
+	c.r += n
+	c.requests++
+	return nil
+}
+
+// readUwsgiPacket reads until buf[r:] holds a whole packet, vars included, and returns its size.
+func (c *httpConn) readUwsgiPacket() (int, *requestError, error) {
+	armed := false
+	for {
+		have := c.w - c.r
+		if have > 0 && c.buf[c.r] != 0 {
+			return 0, nil, errUwsgiModifier
+		}
+		if have >= uwsgiHeaderSize {
+			size := uwsgiHeaderSize + int(binary.LittleEndian.Uint16(c.buf[c.r+1:]))
+			switch {
+			case size > c.srv.headMax:
+				return 0, errHeadTooLarge, nil
+			case have >= size:
+				return size, nil, nil
+			}
+		}
+		if err := c.fillHead(&armed); err != nil {
+			if c.w > c.r {
+				return 0, nil, errUwsgiTruncated
+			}
+			return 0, nil, err
+		}
+	}
+}
+
+// parseUwsgiVars reads a vars block into v and the headers into req. HTTP_* vars become headers
+// again ("HTTP_ACCEPT_ENCODING" is "ACCEPT-ENCODING"), renamed in place in block, under the
+// limits on request heads. A block that breaks the framing is an error, whatever else is wrong
+// with it; a well-framed one that breaks the limits is a requestError.
+func parseUwsgiVars(block []byte, lim *Limits, v *uwsgiVars, req *wsgi.Request) (*requestError, error) {
+	*v = uwsgiVars{method: methodGET, pathInfo: slashPath, proto: proto11}
+	req.Header = req.Header[:0]
+	var refusal *requestError
+	for len(block) > 0 {
+		key, rest, okKey := uwsgiString(block)
+		value, rest, okValue := uwsgiString(rest)
+		if !okKey || !okValue {
+			return nil, errUwsgiVarLength
+		}
+		block = rest
+		if rerr := v.note(key, value, lim, req); refusal == nil {
+			refusal = rerr
+		}
+	}
+	if refusal != nil {
+		return refusal, nil
+	}
+	return v.finish(lim, req), nil
+}
+
+// uwsgiString splits a u16-length-prefixed string off b.
+func uwsgiString(b []byte) (s, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return nil, nil, false
+	}
+	n := 2 + int(binary.LittleEndian.Uint16(b))
+	if len(b) < n {
+		return nil, nil, false
+	}
+	return b[2:n], b[n:], true
+}
+
+// note takes in one var. Unknown ones (DOCUMENT_ROOT, SCRIPT_NAME, REQUEST_SCHEME) are dropped,
+// as in gunicorn: the environ is built from the request, not copied from the peer.
+func (v *uwsgiVars) note(key, value []byte, lim *Limits, req *wsgi.Request) *requestError {
+	switch string(key) {
+	case "REQUEST_METHOD":
+		v.method = value
+	case "REQUEST_URI":
+		v.uri = value
+	case "PATH_INFO":
+		v.pathInfo = value
+	case "QUERY_STRING":
+		v.query = value
+	case "SERVER_PROTOCOL":
+		v.proto = uwsgiProto(value)
+	case "CONTENT_TYPE":
+		v.contentType = value
+	case "CONTENT_LENGTH":
+		v.contentLength = value
+	// nginx also passes the client's own Content-Type and Content-Length as HTTP_ vars: the
+	// CGI ones above are what it forwards, so these would only repeat or contradict them.
+	case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH":
+	case "REMOTE_ADDR":
+		v.remoteAddr = value
+	case "REMOTE_PORT":
+		v.remotePort = value
+	case "SERVER_NAME":
+		v.serverName = value
+	case "SERVER_PORT":
+		v.serverPort = value
+	case "HTTPS":
+		if equalFold(value, "on") || equalFold(value, "1") || equalFold(value, "true") {
+			v.scheme = "https"
+		}
+	case "UWSGI_SCHEME", "wsgi.url_scheme":
+		switch string(value) {
+		case "http":
+			v.scheme = "http"
+		case "https":
+			v.scheme = "https"
+		}
+	default:
+		if name, ok := bytes.CutPrefix(key, []byte("HTTP_")); ok {
+			for i, b := range name {
+				if b == '_' {
+					name[i] = '-'
+				}
+			}
+			return addUwsgiHeader(name, value, lim, req)
+		}
+	}
+	return nil
+}
+
+// uwsgiProto is SERVER_PROTOCOL as the environ shows it: nginx's own names without allocating,
+// anything else that looks like an HTTP version as sent, and "" for the rest (refused).
+func uwsgiProto(value []byte) string {
+	switch string(value) {
+	case proto11:
+		return proto11
+	case proto10:
+		return proto10
+	case "HTTP/2.0":
+		return "HTTP/2.0"
+	case "HTTP/3.0":
+		return "HTTP/3.0"
+	}
+	version, ok := bytes.CutPrefix(value, []byte("HTTP/"))
+	if !ok || len(version) == 0 || len(version) > 8 {
+		return ""
+	}
+	for _, b := range version {
+		if !isDigit(b) && b != '.' {
+			return ""
+		}
+	}
+	return string(value)
+}
+
+func addUwsgiHeader(name, value []byte, lim *Limits, req *wsgi.Request) *requestError {
+	switch {
+	case !isToken(name):
+		return errHeaderName
+	case len(name)+2+len(value) > lim.FieldSize:
+		return errFieldTooLarge
+	case len(req.Header) >= lim.Fields:
+		return errTooManyFields
+	}
+	for _, b := range value {
+		if !fieldValueByte[b] {
+			return errHeaderValue
+		}
+	}
+	req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
+	return nil
+}
+
+// finish checks what the vars said as a whole and adds the body's headers. An empty
+// CONTENT_TYPE or CONTENT_LENGTH, which nginx sends for a request without them, is no header.
+func (v *uwsgiVars) finish(lim *Limits, req *wsgi.Request) *requestError {
+	uriSize := len(v.uri)
+	if uriSize == 0 {
+		uriSize = len(v.pathInfo) + 1 + len(v.query)
+	}
+	switch {
+	case !isToken(v.method):
+		return errMethod
+	case v.proto == "":
+		return errVersion
+	case len(v.method)+1+uriSize+1+len(v.proto) > lim.RequestLine:
+		return errLineTooLong
+	}
+	for _, b := range v.uri {
+		if b <= ' ' || b == 0x7f {
+			return errTarget
+		}
+	}
+	if len(v.contentType) > 0 {
+		if rerr := addUwsgiHeader(contentTypeName, v.contentType, lim, req); rerr != nil {
+			return rerr
+		}
+	}
+	if len(v.contentLength) > 0 {
+		n, ok := parseDecimal(v.contentLength)
+		if !ok {
+			return errContentLength
+		}
+		v.length = n
+		return addUwsgiHeader(contentLengthName, v.contentLength, lim, req)
+	}
+	return nil
+}
+
+// useUwsgiVars puts the parsed vars in the connection's Request and headInfo. Method, RawURI,
+// Path and Query are copied out of the read buffer, which body reads overwrite, into
+// requestLine. PATH_INFO arrives decoded (nginx's $document_uri) while Path is percent-encoded,
+// so its '%' are escaped: the environ then shows PATH_INFO exactly as nginx sent it.
+func (c *httpConn) useUwsgiVars(v *uwsgiVars) {
+	line := append(c.requestLine[:0], v.method...)
+	methodEnd := len(line)
+	if len(v.uri) > 0 {
+		line = append(line, v.uri...)
+	} else {
+		line = append(line, v.pathInfo...)
+		if len(v.query) > 0 {
+			line = append(append(line, '?'), v.query...)
+		}
+	}
+	uriEnd := len(line)
+	for _, b := range v.pathInfo {
+		if b == '%' {
+			line = append(line, "%25"...)
+		} else {
+			line = append(line, b)
+		}
+	}
+	pathEnd := len(line)
+	line = append(line, v.query...)
+	c.requestLine = line
+	c.lineInBuf = false
+
+	req := &c.req
+	req.Method, req.RawURI = line[:methodEnd:methodEnd], line[methodEnd:uriEnd:uriEnd]
+	req.Path, req.Query = line[uriEnd:pathEnd:pathEnd], line[pathEnd:]
+	req.Proto, req.ContentLength = v.proto, v.length
+	if v.scheme != "" {
+		req.Scheme = v.scheme
+	}
+	setIfGiven(&req.RemoteAddr, v.remoteAddr)
+	setIfGiven(&req.RemotePort, v.remotePort)
+	setIfGiven(&req.ServerName, v.serverName)
+	setIfGiven(&req.ServerPort, v.serverPort)
+	// Not HTTP/1.1 to the engine: the answer is then never chunked, and ends with the
+	// connection, which is what uwsgi peers expect.
+	c.head = headInfo{isHead: string(v.method) == "HEAD"}
+}
+
+func setIfGiven(field *string, value []byte) {
+	if len(value) > 0 {
+		*field = string(value)
+	}
+}
