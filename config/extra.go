@@ -103,7 +103,7 @@ func newExtraOptions() extraOptions {
 func (e *extraOptions) declare(fs *pflag.FlagSet) {
 	fs.BoolVar(&e.preload, "preload", false, "import the app before the workers start (each worker imports it again for now)")
 	fs.StringVar(&e.paste, "paste", "", "load the app from the PasteDeploy `FILE`[#SECTION] instead of APP_MODULE")
-	fs.StringVar(&e.paste, "paster", "", "the same as --paste")
+	fs.StringVar(&e.paste, "paster", "", "the same as --paste `FILE`")
 	fs.StringArrayVar(&e.pasteGlobal, "paste-global", nil, "pass `KEY=VALUE` to PasteDeploy's global configuration; repeatable")
 	fs.Var(&e.protocol, "protocol", "speak `PROTOCOL` on the sockets: http, or uwsgi for nginx's uwsgi_pass (default http)")
 	fs.Var(&e.uwsgiAllowIPs, "uwsgi-allow-from", "accept uwsgi requests only from `IPS`: comma-separated addresses, CIDR networks, or * for any (default 127.0.0.1,::1)")
@@ -112,7 +112,8 @@ func (e *extraOptions) declare(fs *pflag.FlagSet) {
 		"accept methods with lower-case letters or #, or shorter than 3 or longer than 20 characters")
 	fs.BoolVar(&e.parsing.PermitUnconventionalVersion, "permit-unconventional-http-version", false,
 		"accept HTTP versions other than HTTP/1.0 and HTTP/1.1")
-	fs.BoolVar(&e.parsing.CasefoldMethod, "casefold-http-method", false, "upper-case request methods")
+	fs.BoolVar(&e.parsing.CasefoldMethod, "casefold-http-method", false,
+		"upper-case the methods --permit-unconventional-http-method lets through")
 	fs.BoolVar(&e.parsing.StripHeaderSpaces, "strip-header-spaces", false,
 		"accept blanks between a header name and its colon (unsafe behind some proxies)")
 	fs.BoolVar(&e.parsing.PermitObsoleteFolding, "permit-obsolete-folding", false,

@@ -27,7 +27,7 @@ type hookOptions struct {
 
 func (h *hookOptions) declare(fs *pflag.FlagSet) {
 	fs.StringVar(&h.module, "hooks", "",
-		"call the functions of the Python `MODULE` in each worker: post_worker_init, pre_request, post_request, worker_int, worker_abort, worker_exit")
+		"call the functions of the Python `MODULE` in each worker: post_fork, post_worker_init, pre_request, post_request, worker_int, worker_abort, worker_exit")
 	shell := []struct {
 		target *string
 		name   string

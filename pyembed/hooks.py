@@ -250,16 +250,32 @@ def _post_request(req, environ, fields):
 
 class MasterServer:
     """The arbiter as the master's hooks see it: its pid, settings and log, the number of workers
-    wanted, and WORKERS, the live workers by pid."""
+    wanted, and WORKERS, the live workers by pid. There is one for the life of the process,
+    brought up to date at each event, so that a thread a hook started sees the workers change."""
 
-    def __init__(self, state):
+    def __init__(self):
         self.pid = os.getppid()
         self.cfg = _cfg
         self.log = Log()
         self.app = types.SimpleNamespace(app_uri=self.cfg.wsgi_app, cfg=self.cfg)
+        self.timeout = self.cfg.timeout
+        self.graceful_timeout = self.cfg.graceful_timeout
+        self.WORKERS = {}
+
+    def _update(self, state):
         self.num_workers = state["num_workers"]
         self.address = self.LISTENERS = state["binds"]
-        self.WORKERS = {w["pid"]: _master_worker(w) for w in state["workers"]}
+        workers = {w["pid"]: _master_worker(w) for w in state["workers"]}
+        for pid in set(self.WORKERS) - set(workers):
+            del self.WORKERS[pid]
+        self.WORKERS.update(workers)
+
+    def kill_worker(self, pid, sig):
+        """Signals a worker, as gunicorn's arbiter does; one already gone is no error."""
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
     def __repr__(self):
         return "<gowsgi Arbiter %d>" % self.pid
@@ -277,6 +293,7 @@ def _master_worker(info):
 
 
 _cfg = None
+_server = None
 
 
 def _master_load(request):
@@ -297,7 +314,11 @@ def _master_call(message):
     name = event["hook"]
     if name not in _functions:
         return ""
-    server = MasterServer(event["server"])
+    global _server
+    if _server is None:
+        _server = MasterServer()
+    server = _server
+    server._update(event["server"])
     worker = _master_worker(event["worker"]) if event.get("worker") else None
     if name in ("pre_fork", "child_exit"):
         _call(name, server, worker)

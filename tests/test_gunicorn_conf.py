@@ -3,6 +3,8 @@
 
 import json
 import multiprocessing
+import os
+import re
 import signal
 import socket
 import textwrap
@@ -11,7 +13,7 @@ import time
 import pytest
 import requests
 
-from support import free_port, print_config, run_gowsgi, wait_for
+from support import alive, free_port, print_config, run_gowsgi, wait_for
 
 # The app shows what a deployment's settings change: the environment the workers got (raw_env),
 # the client address (proxy_protocol) and the worker that answered.
@@ -365,3 +367,56 @@ def test_check_config_runs_the_python_file_and_loads_the_app(site):
     (site / "gunicorn.conf.py").write_text("wsgi_app = 'missing_module:app'\n")
     result = run_gowsgi("--check-config", cwd=site, timeout=30)
     assert result.returncode == 4 and "missing_module" in result.stderr, result
+
+
+def test_a_thread_started_in_when_ready_sees_the_workers_and_can_signal_them(gowsgi, site):
+    """The pattern of gunicorn's memory watchers: a thread of when_ready that kills a worker
+    through server.kill_worker and watches server.WORKERS."""
+    port = free_port()
+    (site / "gunicorn.conf.py").write_text(textwrap.dedent(f'''
+        import signal
+        import threading
+        import time
+
+        bind = "127.0.0.1:{port}"
+        wsgi_app = "site_app:app"
+        workers = 2
+
+        def watch(server):
+            victim = min(server.WORKERS)
+            server.kill_worker(victim, signal.SIGTERM)
+            while victim in server.WORKERS:
+                time.sleep(0.05)
+            server.log.info("watcher: %d replaced, timeout %d", victim, server.timeout)
+
+        def when_ready(server):
+            threading.Thread(target=watch, args=(server,), daemon=True).start()
+
+        def child_exit(server, worker):
+            pass
+        '''))
+    server = serve(gowsgi, site, port)
+    log = server.wait_log("watcher: ")
+    assert ", timeout 30" in log
+    assert wait_for(lambda: len(non_hook_children(server)) == 2, 10), server.describe()
+
+
+def test_pre_exec_runs_before_usr2_starts_a_new_master(gowsgi, site):
+    port = free_port()
+    (site / "gunicorn.conf.py").write_text(textwrap.dedent(f'''
+        bind = "127.0.0.1:{port}"
+        wsgi_app = "site_app:app"
+
+        def pre_exec(server):
+            server.log.info("pre_exec in %d", server.pid)
+        '''))
+    server = serve(gowsgi, site, port)
+    server.signal(signal.SIGUSR2)
+    log = server.wait_log("Started new master with pid: ")
+    new_master = int(re.search(r"Started new master with pid: (\d+)", log).group(1))
+    try:
+        assert f"pre_exec in {server.pid}" in log
+        assert log.index("pre_exec in") < log.index("Started new master")
+    finally:
+        os.kill(new_master, signal.SIGTERM)
+    assert wait_for(lambda: not alive(new_master), 15)
