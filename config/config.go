@@ -122,6 +122,9 @@ type Config struct {
 	// Notices are info lines the master logs at start-up: settings given that change nothing
 	// here, and why.
 	Notices []string
+	// Settings are every setting as --print-config shows it, for what hooks read of the
+	// settings that have no field here.
+	Settings Settings
 	// Warnings are lines the master logs as warnings at start-up: arguments ignored, names in a
 	// Python config file that look like misspelt settings.
 	Warnings []string

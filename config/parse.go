@@ -303,7 +303,8 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 	fileOrigins(origins, fromFile, file)
 	settings := describe(cfg, fs, origins, appOrigin(cliApp, envAppSource, file), getenv)
 	settings = append(settings, schemeHeadersSetting(cfg, file))
-	return cfg, settings.withHooks(file.hookSettings()), nil
+	cfg.Settings = settings.withHooks(file.hookSettings())
+	return cfg, cfg.Settings, nil
 }
 
 // envArgs are the arguments an environment variable gives (GUNICORN_CMD_ARGS, GOWSGI_CMD_ARGS).

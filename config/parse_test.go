@@ -64,6 +64,7 @@ func TestDefaults(t *testing.T) {
 		ReloadEngine:          "auto",
 	}
 	withExtraDefaults(want)
+	cfg.Settings = nil // TestSettingsSayWhereEachValueCameFrom
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", cfg, want)
 	}
@@ -128,6 +129,7 @@ func TestEveryFlag(t *testing.T) {
 		ReloadEngine:          "auto",
 	}
 	withExtraDefaults(want)
+	cfg.Settings = nil
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("flags:\n got %+v\nwant %+v", cfg, want)
 	}

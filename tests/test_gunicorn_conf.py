@@ -287,11 +287,14 @@ def test_nworkers_changed_and_child_exit_see_the_master(gowsgi, site):
 def test_the_hook_process_runs_only_for_master_hooks(gowsgi, site):
     port = free_port()
     (site / "gunicorn.conf.py").write_text(
-        f'bind = "127.0.0.1:{port}"\nwsgi_app = "site_app:app"\nworkers = 2\n\n'
-        "def post_worker_init(worker):\n    worker.log.info('worker %s up', worker.age)\n")
+        f'bind = "127.0.0.1:{port}"\nwsgi_app = "site_app:app"\nworkers = 2\nstatsd_host = "localhost:8125"\n\n'
+        "def post_worker_init(worker):\n"
+        "    cfg = worker.cfg\n"
+        "    worker.log.info('worker %s up: %r %r %r', worker.age, cfg.statsd_host, cfg.worker_tmp_dir, cfg.spew)\n")
     server = serve(gowsgi, site, port)
     assert len(server.wait_workers(2)) == 2
-    server.wait_log("worker 1 up")
+    # Every setting is on worker.cfg, those gowsgi makes no use of too.
+    server.wait_log("worker 1 up: 'localhost:8125' '' False")
     time.sleep(0.3)
     assert len(server.workers()) == 2
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ func hookSettings(cfg *config.Config) map[string]any {
 		}
 		return s
 	}
-	return map[string]any{
+	settings := map[string]any{
 		"wsgi_app":                 cfg.App.Raw,
 		"bind":                     cfg.Binds,
 		"workers":                  cfg.Workers,
@@ -85,6 +86,36 @@ func hookSettings(cfg *config.Config) map[string]any {
 		"hooks":                    cfg.Hooks,
 		"config":                   cfg.ConfigFile,
 	}
+	for _, setting := range cfg.Settings {
+		if _, typed := settings[setting.Key]; !typed && !strings.HasPrefix(setting.Value, "<") {
+			settings[setting.Key] = settingValue(setting.Value)
+		}
+	}
+	return settings
+}
+
+// settingValue reads a value as --print-config shows it back into a Python value: a switch,
+// a number, a quoted text, a list, or a text as it is.
+func settingValue(text string) any {
+	if b, err := strconv.ParseBool(text); err == nil {
+		return b
+	}
+	if n, err := strconv.Atoi(text); err == nil {
+		return n
+	}
+	if unquoted, err := strconv.Unquote(text); err == nil {
+		return unquoted
+	}
+	if inner, isList := strings.CutPrefix(text, "["); isList && strings.HasSuffix(inner, "]") {
+		items := []any{}
+		for _, item := range strings.Split(strings.TrimSuffix(inner, "]"), ", ") {
+			if item != "" {
+				items = append(items, settingValue(item))
+			}
+		}
+		return items
+	}
+	return text
 }
 
 // hookSources are the sources of the worker's hooks, for wsgi.Options.Hooks: the Python config
