@@ -279,10 +279,12 @@ func flagArgs(flag *pflag.Flag, value *yaml.Node) ([]string, error) {
 	option := "--" + flag.Name + "="
 	switch {
 	case flag.Value.Type() == "bool":
-		if value.Kind != yaml.ScalarNode || value.Tag != "!!bool" {
+		// gunicorn's validate_bool also takes the texts "true" and "false", in any case.
+		text := strings.ToLower(strings.TrimSpace(value.Value))
+		if value.Kind != yaml.ScalarNode || value.Tag != "!!bool" && value.Tag != "!!str" || text != "true" && text != "false" {
 			return nil, errors.New("must be true or false")
 		}
-		return []string{option + value.Value}, nil
+		return []string{option + text}, nil
 	case value.Kind == yaml.SequenceNode && (flag.Value.Type() == "stringArray" || commaLists[flag.Name]):
 		if len(value.Content) == 0 && !commaLists[flag.Name] {
 			return nil, errors.New("must not be an empty list")

@@ -25,6 +25,7 @@ func TestPythonFileSettingsTakeEffect(t *testing.T) {
 		{"name": "raw_env", "line": 6, "kind": "value", "value": ["A=1", "B=2"]},
 		{"name": "forwarded_allow_ips", "line": 7, "kind": "value", "value": ["10.0.0.1", "10.0.0.2"]},
 		{"name": "preload_app", "line": 8, "kind": "value", "value": true},
+		{"name": "daemon", "line": 8, "kind": "value", "value": " False"},
 		{"name": "sendfile", "line": 9, "kind": "value", "value": false},
 		{"name": "pidfile", "line": 10, "kind": "value", "value": null},
 		{"name": "keepalive", "line": 11, "kind": "value", "value": 5},
