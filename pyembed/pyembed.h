@@ -72,6 +72,7 @@ char *gw_call_finish_hooked(gw_call *c, int interrupted, PyObject *req, const ch
 /* Python helpers that speak text (script.c). */
 PyObject *gw_script_load(const char *source, char **err);
 char *gw_script_call(PyObject *globals, const char *function, const char *arg, char **err);
+char *gw_bootstrap_call(const char *function, const char *arg, char **err);
 
 /* Environ keys the access log reads after the app returns (logenviron.c). */
 PyObject *gw_call_environ(gw_call *c);

@@ -28,21 +28,37 @@ PyObject *gw_script_load(const char *source, char **err) {
     return globals;
 }
 
-/* gw_script_call calls the namespace's function with arg and returns what it returned, a str,
- * malloc'd; NULL with *err the traceback when it raised. */
-char *gw_script_call(PyObject *globals, const char *function, const char *arg, char **err) {
+/* call_text calls fn with arg and returns what it returned, a str, malloc'd; NULL with *err the
+ * traceback when it raised. */
+static char *call_text(PyObject *fn, const char *arg, char **err) {
     char *out = NULL;
     gw_enter();
-    PyObject *fn = PyDict_GetItemString(globals, function);
-    PyObject *r = fn == NULL ? NULL : PyObject_CallFunction(fn, "s", arg);
+    PyObject *r = PyObject_CallFunction(fn, "s", arg);
     const char *text = r == NULL ? NULL : PyUnicode_AsUTF8(r);
     if (text != NULL)
         out = strdup(text);
-    else if (fn == NULL)
-        *err = strdup("no such function");
     else
         *err = gw_format_exception();
     Py_XDECREF(r);
+    gw_leave();
+    return out;
+}
+
+/* gw_script_call calls a function of the script's namespace with arg (see call_text). */
+char *gw_script_call(PyObject *globals, const char *function, const char *arg, char **err) {
+    gw_enter();
+    PyObject *fn = PyDict_GetItemString(globals, function);
+    char *out = fn == NULL ? NULL : call_text(fn, arg, err);
+    if (fn == NULL)
+        *err = strdup("no such function");
+    gw_leave();
+    return out;
+}
+
+/* gw_bootstrap_call calls a function of the bootstrap (bootstrap.py) with arg (see call_text). */
+char *gw_bootstrap_call(const char *function, const char *arg, char **err) {
+    gw_enter();
+    char *out = call_text(gw_bootstrap(function), arg, err);
     gw_leave();
     return out;
 }
