@@ -107,17 +107,19 @@ type configFile struct {
 	// hooks are the hook functions a Python file defines, by gunicorn's name, with their line.
 	hooks map[string]int
 	// warnings are names a Python file sets that look like misspelt settings, and hooks that
-	// are never called.
+	// are never called; notices, hooks that have no effect here.
 	warnings []string
+	notices  []string
+	// environ are the variables a Python file put in the environment, KEY=VALUE.
+	environ []string
 }
 
 // fileEntry is one top-level name of a config file with its value as a YAML node (a Python
-// file's values arrive as JSON, which is YAML too); function is set for a Python function.
+// file's values arrive as JSON, which is YAML too).
 type fileEntry struct {
-	key      string
-	line     int
-	value    *yaml.Node
-	function bool
+	key   string
+	line  int
+	value *yaml.Node
 }
 
 func (c *configFile) errorAt(line int, format string, a ...any) error {
@@ -199,10 +201,8 @@ func (c *configFile) add(entry fileEntry, flags map[string]*pflag.Flag) error {
 	key, value := entry.key, entry.value
 	normal := normalizeKey(key)
 	switch {
-	case entry.function:
-		return c.addFunction(entry, flags)
-	case c.source != "" && value.Tag == "!!null":
-		// gunicorn's None: the setting keeps its default.
+	case c.source != "" && value.Tag == "!!null", value.Kind == yaml.SequenceNode && len(value.Content) == 0:
+		// gunicorn's None, or an empty list: the setting keeps its default.
 		return nil
 	case normal == "wsgi-app":
 		if value.Kind != yaml.ScalarNode || value.Tag != "!!str" {
@@ -286,9 +286,6 @@ func flagArgs(flag *pflag.Flag, value *yaml.Node) ([]string, error) {
 		}
 		return []string{option + text}, nil
 	case value.Kind == yaml.SequenceNode && (flag.Value.Type() == "stringArray" || commaLists[flag.Name]):
-		if len(value.Content) == 0 && !commaLists[flag.Name] {
-			return nil, errors.New("must not be an empty list")
-		}
 		var items []string
 		for _, item := range value.Content {
 			if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {

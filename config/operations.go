@@ -20,7 +20,8 @@ func resolveOperations(cfg *Config, o *options, file *configFile) error {
 			return invalidValue("env", pair, "expected KEY=VALUE")
 		}
 	}
-	cfg.Env = o.env
+	// raw_env after what the file itself set, so that raw_env wins.
+	cfg.Env = append(slices.Clone(file.environ), o.env...)
 	cfg.Reload = o.reload
 	if !slices.Contains(reloadEngines, o.reloadEngine) {
 		return invalidValue("reload-engine", o.reloadEngine, "choose "+strings.Join(reloadEngines, ", "))

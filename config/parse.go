@@ -88,11 +88,19 @@ type numberFlag struct {
 	fallback int
 }
 
+// Set reads the number as gunicorn's int(text, 0) does: blanks around it, and a 0x, 0o or 0b
+// prefix, are allowed.
 func (n *numberFlag) Set(text string) error {
-	v, err := strconv.Atoi(text)
+	text = strings.TrimSpace(text)
+	base := 10
+	if len(text) > 2 && text[0] == '0' && strings.ContainsRune("xXoObB", rune(text[1])) {
+		base = 0
+	}
+	v64, err := strconv.ParseInt(text, base, 0)
 	if err != nil {
 		return errors.New("not a number")
 	}
+	v := int(v64)
 	if v < n.min {
 		if n.min == 0 {
 			return errors.New("must not be negative")
@@ -377,6 +385,7 @@ func resolve(o *options, fs *pflag.FlagSet, file *configFile, cliApp, envApp []s
 	if err := o.extra.resolve(cfg, fs); err != nil {
 		return nil, err
 	}
+	cfg.Notices = append(cfg.Notices, file.notices...)
 	return cfg, nil
 }
 

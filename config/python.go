@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,14 +45,16 @@ type pythonName struct {
 	Kind  string          `json:"kind"`
 	Value json.RawMessage `json:"value"`
 	Type  string          `json:"type"`
+	Arity int             `json:"arity"`
 }
 
 // pythonResult is the reader's answer: the file's names, or the error that running it raised,
 // at a line of the file when the traceback passes through it.
 type pythonResult struct {
-	Names []pythonName `json:"names"`
-	Error string       `json:"error"`
-	Line  int          `json:"line"`
+	Names   []pythonName      `json:"names"`
+	Environ map[string]string `json:"environ"`
+	Error   string            `json:"error"`
+	Line    int               `json:"line"`
 }
 
 // findFile says which config file to read: the one the master pinned for its workers, -c, or
@@ -151,81 +154,129 @@ func (c *configFile) readPython(pinnedText string, setup PythonSetup) ([]fileEnt
 	if strings.HasPrefix(c.source, "file:") {
 		c.path = strings.TrimPrefix(c.source, "file:")
 	}
+	for _, key := range slices.Sorted(maps.Keys(result.Environ)) {
+		c.environ = append(c.environ, key+"="+result.Environ[key])
+	}
 	return c.pythonEntries(result.Names)
 }
 
-// pythonEntries keeps the names that are settings or hooks, as gunicorn takes every top-level
-// name of the file that is a setting and ignores the rest (imports, helpers, constants); a
-// name one letter or so away from a setting is worth a warning.
+// pythonEntries keeps the names that are gunicorn's settings or hooks, under gunicorn's exact
+// names (and gowsgi's own settings whose names no helper variable would take), as gunicorn
+// takes every top-level name of the file that is a setting and ignores the rest (imports,
+// helpers, constants); a name one letter or so away from a setting is worth a warning.
 func (c *configFile) pythonEntries(names []pythonName) ([]fileEntry, error) {
-	known := knownFileKeys()
+	known := pythonKeys()
 	var entries []fileEntry
 	for _, n := range names {
-		normal := normalizeKey(n.Name)
-		if alias, found := gunicornNames[normal]; found {
-			normal = alias
-		}
 		switch {
-		case refusedHooks[normal]:
+		case refusedHooks[normalizeKey(n.Name)]:
 			if n.Kind == "function" {
 				c.warnings = append(c.warnings, fmt.Sprintf("%s: %s is a hook of gunicorn's dirty arbiters, which gowsgi does not have: it is never called", c.at(n.Line), n.Name))
 			}
 			continue
-		case notInFile[normal]:
-			continue
-		case !known[normal]:
+		case !known[n.Name]:
 			if n.Kind == "value" && !strings.HasPrefix(n.Name, "_") {
-				if suggestion := nearestKey(normal, known); suggestion != "" {
-					c.warnings = append(c.warnings, fmt.Sprintf("%s: %s is not a setting and is ignored (did you mean %s?)", c.at(n.Line), n.Name, strings.ReplaceAll(suggestion, "-", "_")))
+				if suggestion := nearestKey(n.Name, known); suggestion != "" {
+					c.warnings = append(c.warnings, fmt.Sprintf("%s: %s is not a setting and is ignored (did you mean %s?)", c.at(n.Line), n.Name, suggestion))
 				}
 			}
 			continue
+		case notInFile[normalizeKey(n.Name)]:
+			continue
+		case isHookName(normalizeKey(n.Name)):
+			if err := c.addHook(n); err != nil {
+				return nil, err
+			}
+			continue
+		case n.Kind != "value" && noEffectReasons[flagOf(n.Name)] != "":
+			// A class or object for a setting that has no effect here (logger_class): noted
+			// as given.
+			n.Value = json.RawMessage(strconv.Quote("<" + n.Type + ">"))
+		case n.Kind == "function":
+			return nil, c.errorAt(n.Line, "setting %q must be a value, not a function or class", n.Name)
 		case n.Kind == "other":
 			return nil, c.errorAt(n.Line, "setting %q is a %s, which gowsgi cannot read as a setting", n.Name, n.Type)
 		}
-		entry := fileEntry{key: n.Name, line: n.Line, function: n.Kind == "function"}
-		if !entry.function {
-			var doc yaml.Node
-			if err := yaml.Unmarshal(n.Value, &doc); err != nil || len(doc.Content) == 0 {
-				return nil, c.errorAt(n.Line, "setting %q: cannot read its value", n.Name)
-			}
-			entry.value = doc.Content[0]
-			atLine(entry.value, n.Line)
+		var doc yaml.Node
+		if err := yaml.Unmarshal(n.Value, &doc); err != nil || len(doc.Content) == 0 {
+			return nil, c.errorAt(n.Line, "setting %q: cannot read its value", n.Name)
 		}
+		entry := fileEntry{key: n.Name, line: n.Line, value: doc.Content[0]}
+		atLine(entry.value, n.Line)
 		entries = append(entries, entry)
 	}
 	return entries, nil
 }
 
-// addFunction takes a function of a Python file: a hook, or a mistake for any other setting.
-func (c *configFile) addFunction(entry fileEntry, flags map[string]*pflag.Flag) error {
-	name := strings.ReplaceAll(normalizeKey(entry.key), "-", "_")
-	if !isHookName(normalizeKey(entry.key)) {
-		return c.errorAt(entry.line, "setting %q must be a value, not a function or class", entry.key)
+// hookArities are how many positional parameters gunicorn requires of each hook; post_request
+// may take 2, 3 or 4, and worker_exit the worker alone too (gowsgi's --hooks modules allow it).
+var hookArities = map[string][]int{
+	"on_starting": {1}, "on_reload": {1}, "when_ready": {1}, "pre_fork": {2}, "post_fork": {2},
+	"post_worker_init": {1}, "worker_int": {1}, "worker_abort": {1}, "pre_exec": {1},
+	"pre_request": {2}, "post_request": {2, 3, 4}, "child_exit": {2}, "worker_exit": {1, 2},
+	"nworkers_changed": {3}, "on_exit": {1}, "ssl_context": {2},
+}
+
+// addHook takes a hook of a Python file: a function (or the import string of one) with the
+// parameters gunicorn calls it with.
+func (c *configFile) addHook(n pythonName) error {
+	switch {
+	case n.Kind == "value" && string(n.Value) == "null":
+		return nil
+	case n.Kind != "function":
+		return c.errorAt(n.Line, "hook %q must be a function, or the import string of one (module.function)", n.Name)
+	case n.Arity >= 0 && !slices.Contains(hookArities[n.Name], n.Arity):
+		want := hookArities[n.Name]
+		return c.errorAt(n.Line, "hook %q must take %d positional parameters, not %d", n.Name, want[len(want)-1], n.Arity)
 	}
 	if c.hooks == nil {
 		c.hooks = map[string]int{}
 	}
-	c.hooks[name] = entry.line
-	if name == "ssl_context" {
-		c.warnings = append(c.warnings, fmt.Sprintf("%s: the ssl_context hook is never called: gowsgi's TLS is Go's, set by --certfile, --keyfile, --ca-certs, --cert-reqs and --ciphers", c.at(entry.line)))
+	c.hooks[n.Name] = n.Line
+	if n.Name == "ssl_context" {
+		c.notices = append(c.notices, fmt.Sprintf("%s: the ssl_context hook is never called: gowsgi's TLS is Go's, set by --certfile, --keyfile, --ca-certs, --cert-reqs and --ciphers", c.at(n.Line)))
 	}
 	return nil
 }
 
-// knownFileKeys are the normalized names a config file may set.
-func knownFileKeys() map[string]bool {
-	known := map[string]bool{"wsgi-app": true, schemeHeadersKey: true}
-	newOptions().flagSet().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
-	for name := range invertedNames {
+// pythonKeys are the names a Python config file may set: gunicorn's, and gowsgi's own where a
+// helper variable of the file is unlikely to bear the name.
+func pythonKeys() map[string]bool {
+	known := map[string]bool{"wsgi_app": true, "secure_scheme_headers": true, "max_worker_memory": true,
+		"access_log_json": true}
+	newOptions().flagSet().VisitAll(func(f *pflag.Flag) {
+		if !gowsgiOnly[f.Name] && !notSettings[f.Name] {
+			known[settingKey(f.Name)] = true
+		}
+	})
+	for flag, name := range invertedFlags {
+		delete(known, settingKey(flag))
 		known[name] = true
 	}
 	for _, hooks := range [][]string{MasterHooks, WorkerHooks} {
 		for _, hook := range hooks {
-			known[normalizeKey(hook)] = true
+			known[hook] = true
 		}
 	}
+	for name := range refusedSettings {
+		known[settingKey(name)] = true
+	}
 	return known
+}
+
+// gowsgiOnly are gowsgi's flags that gunicorn does not have; a Python file sets gowsgi's own
+// settings only under the names pythonKeys lists.
+var gowsgiOnly = map[string]bool{"virtualenv": true, "max-worker-memory": true, "access-log-json": true,
+	"hooks": true, "on-starting": true, "when-ready": true, "on-reload": true, "child-exit": true,
+	"nworkers-changed": true, "on-exit": true}
+
+// flagOf is the flag a gunicorn setting name stands for.
+func flagOf(name string) string {
+	normal := normalizeKey(name)
+	if flag, found := gunicornNames[normal]; found {
+		return flag
+	}
+	return normal
 }
 
 // atLine gives a value that came from a Python file, and everything in it, the line of its name.

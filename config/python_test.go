@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,9 +34,15 @@ func TestPythonFileSettingsTakeEffect(t *testing.T) {
 		{"name": "logconfig_dict", "line": 13, "kind": "value", "value": {"version": 1}},
 		{"name": "secure_scheme_headers", "line": 14, "kind": "value", "value": {"X-PROTO": "https"}},
 		{"name": "multiprocessing_count", "line": 15, "kind": "value", "value": 2},
-		{"name": "helper", "line": 16, "kind": "function"},
-		{"name": "on_starting", "line": 20, "kind": "function"},
-		{"name": "post_fork", "line": 22, "kind": "function"},
+		{"name": "helper", "line": 16, "kind": "function", "arity": 0},
+		{"name": "env", "line": 17, "kind": "value", "value": "development"},
+		{"name": "name", "line": 17, "kind": "value", "value": "helper"},
+		{"name": "limit_request_field_size", "line": 18, "kind": "value", "value": 16380},
+		{"name": "reload_extra_files", "line": 18, "kind": "value", "value": []},
+		{"name": "logger_class", "line": 19, "kind": "function", "type": "type", "arity": 0},
+		{"name": "on_starting", "line": 20, "kind": "function", "arity": 1},
+		{"name": "post_fork", "line": 22, "kind": "function", "arity": 2},
+		{"name": "post_request", "line": 23, "kind": "function", "arity": 3},
 		{"name": "on_dirty_starting", "line": 24, "kind": "function"}]}`
 	cfg, settings, err := pinnedPython(t, answer)
 	if err != nil {
@@ -47,7 +54,13 @@ func TestPythonFileSettingsTakeEffect(t *testing.T) {
 		cfg.PythonLogging.Dict != `{"version":1}` || cfg.Proxy.SecureSchemeHeaders["X-PROTO"] != "https" {
 		t.Errorf("settings not taken: %+v", cfg)
 	}
-	want := PythonHooks{Source: "file:/srv/site/gunicorn.conf.py", Defined: []string{"on_starting", "post_fork"}}
+	if cfg.ProcName != "" || len(cfg.Env) != 2 || cfg.LimitRequestFieldSize != 16380 || len(cfg.ReloadExtraFiles) != 0 {
+		t.Errorf("helper names taken as settings, or settings lost: %+v", cfg)
+	}
+	if want := "logger_class has no effect in gowsgi: the server's error and access logs are written by gowsgi, not by a Python logger class"; !slices.Contains(cfg.Notices, want) {
+		t.Errorf("notices %q", cfg.Notices)
+	}
+	want := PythonHooks{Source: "file:/srv/site/gunicorn.conf.py", Defined: []string{"on_starting", "post_fork", "post_request"}}
 	if !reflect.DeepEqual(cfg.Python, want) || !cfg.Python.Defines(MasterHooks) || !cfg.Python.Defines(WorkerHooks) {
 		t.Errorf("hooks %+v, want %+v", cfg.Python, want)
 	}
@@ -75,6 +88,8 @@ func TestPythonFileMistakesNameTheLine(t *testing.T) {
 		`{"error": "NameError: name 'x' is not defined", "line": 7}`:                                                  `/srv/site/gunicorn.conf.py:7: NameError: name 'x' is not defined`,
 		`{"names": [{"name": "workers", "line": 3, "kind": "value", "value": "many"}]}`:                               `/srv/site/gunicorn.conf.py:3: invalid value "many" for workers: not a number`,
 		`{"names": [{"name": "workers", "line": 3, "kind": "function"}]}`:                                             `/srv/site/gunicorn.conf.py:3: setting "workers" must be a value, not a function or class`,
+		`{"names": [{"name": "post_fork", "line": 3, "kind": "function", "arity": 1}]}`:                               `/srv/site/gunicorn.conf.py:3: hook "post_fork" must take 2 positional parameters, not 1`,
+		`{"names": [{"name": "on_starting", "line": 3, "kind": "value", "value": "echo hi"}]}`:                        `/srv/site/gunicorn.conf.py:3: hook "on_starting" must be a function, or the import string of one`,
 		`{"names": [{"name": "timeout", "line": 2, "kind": "other", "type": "Decimal"}]}`:                             `/srv/site/gunicorn.conf.py:2: setting "timeout" is a Decimal`,
 		`{"names": [{"name": "worker_class", "line": 4, "kind": "value", "value": "uvicorn.workers.UvicornWorker"}]}`: `/srv/site/gunicorn.conf.py:4: invalid value "uvicorn.workers.UvicornWorker" for worker_class: an ASGI worker class`,
 		`{"names": [{"name": "dirty_apps", "line": 5, "kind": "value", "value": ["a:b"]}]}`:                           `/srv/site/gunicorn.conf.py:5: dirty_apps is a gunicorn setting for dirty arbiters`,
@@ -141,6 +156,9 @@ func TestCommandLineAsArgparse(t *testing.T) {
 	// The word after an option that takes a value is the value, even when it looks like an option.
 	if cfg := mustParse(t, nil, "--access-logformat", "--thread", "--max-requests", "7", "a:b"); cfg.AccessLogFormat != "--thread" || cfg.MaxRequests != 7 {
 		t.Errorf("values: %q %d", cfg.AccessLogFormat, cfg.MaxRequests)
+	}
+	if cfg := mustParse(t, nil, "-w", " 5 ", "--threads=0x10", "a:b"); cfg.Workers != 5 || cfg.Threads != 16 {
+		t.Errorf("numbers as int(text, 0) reads them: workers %d, threads %d", cfg.Workers, cfg.Threads)
 	}
 	if cfg := mustParse(t, nil, "--max-requests-j=3", "--keep", "4", "a:b"); cfg.MaxRequestsJitter != 3 || cfg.Keepalive != 4 {
 		t.Errorf("prefixes: %+v", cfg)

@@ -92,9 +92,11 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 	a.startHookProcess()
 	defer func() {
 		if a.pyHooks != nil {
-			a.pyHooks.stop(false)
+			a.pyHooks.stop()
 		}
 	}()
+	// gunicorn tells nworkers_changed the number of workers as its arbiter is set up.
+	a.callPython("nworkers_changed", nil, map[string]any{"new": a.wanted, "old": nil})
 	a.onStarting()
 	defer func() { a.onExit(exitCode) }()
 	// The binary on disk now, found before anything can replace it, is what USR2 starts.
@@ -125,6 +127,9 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 	}
 	a.balance = table
 	errorlog.Info("Using worker: %s", cfg.WorkerClass)
+	// Listening, the master is ready, as gunicorn's is before it starts its workers.
+	notifySystemd("READY=1\nSTATUS=gowsgi arbiter booted")
+	a.callPython("when_ready", nil, nil)
 	return a.run()
 }
 

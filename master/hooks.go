@@ -82,16 +82,12 @@ func (a *arbiter) onStarting() {
 	waitHook("on_starting", a.runHook("on_starting", a.hooks.OnStarting, a.bindsVar()))
 }
 
-// whenReady runs when_ready once the first workers are all ready to serve.
-func (a *arbiter) whenReady() {
-	a.callPython("when_ready", nil, nil)
-	a.runHook("when_ready", a.hooks.WhenReady, a.bindsVar())
-}
+// whenReady runs the when_ready shell command once the first workers are all ready to serve;
+// the config file's when_ready runs when the master listens (see listening).
+func (a *arbiter) whenReady() { a.runHook("when_ready", a.hooks.WhenReady, a.bindsVar()) }
 
-// onReload runs on_reload with the settings read again, and the hook process started again
-// for them.
+// onReload runs on_reload with the settings read again.
 func (a *arbiter) onReload() {
-	a.restartHookProcess()
 	a.callPython("on_reload", nil, nil)
 	a.runHook("on_reload", a.hooks.OnReload)
 }
@@ -121,8 +117,12 @@ func (a *arbiter) childExit(w *workerProcess, pid int, state *os.ProcessState) {
 	} else {
 		code = strconv.Itoa(status.ExitStatus())
 	}
-	a.callPython("child_exit", map[string]any{"pid": pid, "age": w.id, "alive": false, "booted": w.ready,
-		"exitcode": status.ExitStatus()}, nil)
+	if a.definesPython("child_exit") {
+		a.callPython("child_exit", map[string]any{"pid": pid, "age": w.id, "alive": false, "booted": w.ready,
+			"exitcode": status.ExitStatus()}, nil)
+	} else {
+		a.shareWorkers()
+	}
 	if a.hooks.ChildExit == "" {
 		return
 	}

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"os"
 	"slices"
@@ -29,11 +30,17 @@ type hookProcess struct {
 	defined []string
 }
 
-// hookProcessHello is the hook process's first line.
-type hookProcessHello struct {
-	Defined []string `json:"defined"`
-	Error   string   `json:"error"`
+// hookAnswer is a line of the hook process: the hooks it loaded (its first line, and after a
+// reload), what it could not do, and the variables the file or a hook put in the environment.
+type hookAnswer struct {
+	Defined []string          `json:"defined"`
+	Error   string            `json:"error"`
+	Env     map[string]string `json:"env"`
 }
+
+// hookWarnEvery is how often the master says that it is still waiting for a hook: as in
+// gunicorn, it waits for the hook however long it takes.
+const hookWarnEvery = 10 * time.Second
 
 // startHookProcess starts the hook process for cfg's Python config file when it defines master
 // hooks. It must run on the arbiter's locked thread, as workers are started, so that the
@@ -80,47 +87,47 @@ func (a *arbiter) startHookProcess() {
 		replies.Close()
 		_ = cmd.Wait()
 	}()
-	var hello hookProcessHello
-	line, answered := p.await("loading", hookWaitLimit)
-	if answered {
-		_ = json.Unmarshal([]byte(line), &hello)
-	}
+	hello, answered := p.await("loading the master hooks")
 	if !answered || hello.Error != "" {
 		if hello.Error != "" {
 			errorlog.Error("Can't load the master hooks of %s: %s", a.cfg.ConfigFile, hello.Error)
 		}
-		p.stop(!answered)
+		p.stop()
 		return
 	}
 	p.defined = hello.Defined
+	applyEnv(hello.Env)
 	a.pyHooks = p
 	errorlog.Debug("Master hooks %v run in process %d", p.defined, p.process.Pid)
 }
 
-// await waits for the hook process's next line for at most limit; event names what is waited
-// for in the log.
-func (p *hookProcess) await(event string, limit time.Duration) (string, bool) {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case line, open := <-p.replies:
-		if !open {
-			errorlog.Error("The process for the config file's master hooks (pid %d) ended during %s", p.process.Pid, event)
+// await waits for the hook process's next line, saying every hookWarnEvery that it still
+// waits; event names what is waited for in the log. It returns false when the process ended.
+func (p *hookProcess) await(event string) (hookAnswer, bool) {
+	warn := time.NewTicker(hookWarnEvery)
+	defer warn.Stop()
+	started := time.Now()
+	for {
+		select {
+		case line, open := <-p.replies:
+			var answer hookAnswer
+			if !open {
+				errorlog.Error("The process for the config file's master hooks (pid %d) ended during %s", p.process.Pid, event)
+				return answer, false
+			}
+			if err := json.Unmarshal([]byte(line), &answer); err != nil {
+				answer.Error = "unreadable answer: " + line
+			}
+			return answer, true
+		case <-warn.C:
+			errorlog.Warning("Still waiting for %s after %s", event, time.Since(started).Round(time.Second))
 		}
-		return line, open
-	case <-timer.C:
-		errorlog.Warning("The %s hook still runs after %s; not waiting for it", event, limit)
-		return "", false
 	}
 }
 
-// stop ends the hook process: it exits when its requests end, or at once with kill, for one
-// stuck in a hook.
-func (p *hookProcess) stop(kill bool) {
+// stop ends the hook process: it exits when its requests end.
+func (p *hookProcess) stop() {
 	p.requests.Close()
-	if kill {
-		_ = p.process.Kill()
-	}
 	go func() {
 		for range p.replies {
 		}
@@ -131,25 +138,58 @@ func (p *hookProcess) stop(kill bool) {
 // as gunicorn's arbiter does, for at most hookWaitLimit. worker describes the worker the hook
 // is about (pre_fork, child_exit); extra adds the hook's own arguments.
 func (a *arbiter) callPython(hook string, worker map[string]any, extra map[string]any) {
-	p := a.pyHooks
-	if p == nil || !slices.Contains(p.defined, hook) {
-		return
+	if a.definesPython(hook) {
+		a.sendHookEvent(hook, worker, extra)
 	}
+}
+
+// definesPython says whether the config file's master hooks include hook.
+func (a *arbiter) definesPython(hook string) bool {
+	return a.pyHooks != nil && slices.Contains(a.pyHooks.defined, hook)
+}
+
+// shareWorkers brings the hooks' server.WORKERS up to date after a worker started or ended, for
+// the threads a hook started (a memory watcher begun in when_ready).
+func (a *arbiter) shareWorkers() {
+	if a.pyHooks != nil {
+		a.sendHookEvent("", nil, nil)
+	}
+}
+
+// sendHookEvent sends the hook process an event, the hook to call ("" for none) with the
+// master's state, and waits for its answer.
+func (a *arbiter) sendHookEvent(hook string, worker map[string]any, extra map[string]any) {
+	p := a.pyHooks
 	event := map[string]any{"hook": hook, "server": a.hookServerState(), "worker": worker}
 	for k, v := range extra {
 		event[k] = v
 	}
 	line, _ := json.Marshal(event)
-	_, err := p.requests.Write(append(line, '\n'))
-	if err != nil {
+	if _, err := p.requests.Write(append(line, '\n')); err != nil {
 		errorlog.Error("Can't run the %s hook: the hook process is gone (%v)", hook, err)
 	}
-	if _, answered := p.await(hook, hookWaitLimit); err != nil || !answered {
-		// A hook that hangs, or a process that died: later hooks get a process of their own
-		// rather than queue behind it.
-		p.stop(true)
+	answer, answered := p.await("the " + cmp.Or(hook, "hook process") + " hook")
+	if !answered {
+		// The process died (a crash in a C extension): later hooks get a new one.
+		p.stop()
 		a.pyHooks = nil
 		a.startHookProcess()
+		return
+	}
+	if answer.Error != "" {
+		errorlog.Error("The %s hook failed: %s", hook, answer.Error)
+	}
+	applyEnv(answer.Env)
+}
+
+// applyEnv sets in the master's environment, which workers inherit, what the config file or a
+// master hook set in the hook process's, as gunicorn's workers inherit what its master's
+// hooks set.
+func applyEnv(env map[string]string) {
+	for key, value := range env {
+		if err := os.Setenv(key, value); err != nil {
+			errorlog.Warning("Can't set %s in the environment: %v", key, err)
+		}
 	}
 }
 
@@ -168,12 +208,35 @@ func (a *arbiter) hookServerState() map[string]any {
 	return map[string]any{"num_workers": a.wanted, "binds": a.binds, "workers": workers}
 }
 
-// restartHookProcess replaces the hook process after a HUP, so that hooks run the config file
-// as it is now.
-func (a *arbiter) restartHookProcess() {
-	if a.pyHooks != nil {
-		a.pyHooks.stop(false)
+// reloadHooks has the hook process load the master hooks of next's config file again after a
+// HUP, in place, as gunicorn's master reads its file again: threads and servers that a hook
+// started keep running. A file that cannot be loaded keeps the hooks as they were.
+func (a *arbiter) reloadHooks(next *config.Config) {
+	p := a.pyHooks
+	switch {
+	case p == nil:
+		a.startHookProcess()
+		return
+	case !next.Python.Defines(config.MasterHooks):
+		p.stop()
 		a.pyHooks = nil
+		return
 	}
-	a.startHookProcess()
+	settings, _ := json.Marshal(config.HookSettings(next))
+	request, _ := json.Marshal(map[string]any{"reload": map[string]any{"sources": next.Python.Source, "cfg": json.RawMessage(settings)}})
+	if _, err := p.requests.Write(append(request, '\n')); err != nil {
+		errorlog.Error("Can't reload the master hooks: the hook process is gone (%v)", err)
+	}
+	answer, answered := p.await("reloading the master hooks")
+	switch {
+	case !answered:
+		p.stop()
+		a.pyHooks = nil
+		a.startHookProcess()
+	case answer.Error != "":
+		errorlog.Error("Can't reload the master hooks of %s, keeping those loaded before: %s", next.ConfigFile, answer.Error)
+	default:
+		p.defined = answer.Defined
+		applyEnv(answer.Env)
+	}
 }

@@ -216,6 +216,7 @@ func (a *arbiter) commit(r *reconfiguration) {
 		errorlog.Warning("Reload: daemon takes effect when gowsgi starts")
 	}
 	a.cfg, a.source.settings = next, r.settings
+	a.reloadHooks(next)
 	// As with gunicorn, the number of workers is the setting's again, whatever TTIN and TTOU did.
 	a.setWanted(next.Workers)
 	a.gracefulTimeout = time.Duration(next.GracefulTimeout) * time.Second

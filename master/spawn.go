@@ -117,6 +117,7 @@ func (a *arbiter) spawnWorker() error {
 	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, generation: a.generation,
 		heardAt: now, activity: "booting", balanceSlot: slot}
 	errorlog.Info("Booting worker with pid: %d", pid)
+	a.shareWorkers()
 	go a.readHeartbeat(pid, heartbeat)
 	go func() {
 		// The error only repeats the exit status, which the ProcessState carries.

@@ -130,31 +130,33 @@ func bytesPtr(b []byte) *C.char {
 	return (*C.char)(unsafe.Pointer(&b[0]))
 }
 
-// MasterHooks are the master's hooks of a Python config file, loaded in the process that runs
-// them for the master, which has no Python.
+// MasterHooks run the master hooks of a Python config file, in the process that runs them for
+// the master, which has no Python. Their answers are JSON for the master: {"defined", "env"}
+// from Load, {"env"} from Call, env being the variables the file or hook put in the
+// environment, which workers inherit.
 type MasterHooks struct {
-	script  *Script
-	Defined []string
+	script *Script
 }
 
-// LoadMasterHooks loads the master's hooks of sources (as LoadHooks takes them); cfg is the
-// settings hooks read as server.cfg, a JSON object.
-func LoadMasterHooks(sources, cfg string) (*MasterHooks, error) {
+// NewMasterHooks prepares the hooks' Python side; Load then loads them.
+func NewMasterHooks() (*MasterHooks, error) {
 	script, err := LoadScript(hooksSource)
 	if err != nil {
 		return nil, err
 	}
+	return &MasterHooks{script: script}, nil
+}
+
+// Load loads the master hooks of sources (as LoadHooks takes them), or loads them again in
+// place on HUP; cfg is the settings hooks read as server.cfg, a JSON object. An error keeps
+// the hooks loaded before.
+func (m *MasterHooks) Load(sources, cfg string) (string, error) {
 	request, _ := json.Marshal(map[string]any{"sources": sources, "cfg": json.RawMessage(cfg)})
-	names, err := script.Call("_master_load", string(request))
-	if err != nil {
-		return nil, err
-	}
-	return &MasterHooks{script: script, Defined: strings.Fields(names)}, nil
+	return m.script.Call("_master_load", string(request))
 }
 
 // Call runs one master hook: event is {"hook", "server": {"num_workers", "binds", "workers"},
 // "worker", "new", "old"} as JSON. What the hook raises is logged through HookLog.
-func (m *MasterHooks) Call(event string) error {
-	_, err := m.script.Call("_master_call", event)
-	return err
+func (m *MasterHooks) Call(event string) (string, error) {
+	return m.script.Call("_master_call", event)
 }

@@ -31,7 +31,14 @@ class Log:
     """worker.log: the methods of gunicorn's logger, writing to gowsgi's error log."""
 
     def _emit(self, level, msg, args, exc_info=None):
-        text = str(msg) % args if args else str(msg)
+        # As the logging module: one mapping argument fills %(name)s, and a message that does
+        # not format is reported rather than raised into the hook.
+        if len(args) == 1 and isinstance(args[0], dict) and args[0]:
+            args = args[0]
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError, KeyError) as exc:
+            text = "--- Logging error: %s ---\nMessage: %r\nArguments: %r" % (exc, msg, args)
         if exc_info:
             if isinstance(exc_info, BaseException):
                 exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
@@ -91,7 +98,8 @@ class Worker:
 
 
 class Server:
-    """The master as worker_exit(server, worker) sees it: gunicorn passes its arbiter there."""
+    """The master as post_fork and worker_exit see it in a worker: gunicorn passes its arbiter
+    there, whose other workers a worker does not know."""
 
     def __init__(self, worker):
         self.pid = worker.ppid
@@ -99,6 +107,9 @@ class Server:
         self.app = worker.app
         self.log = worker.log
         self.num_workers = worker.cfg.workers
+        self.timeout = worker.cfg.timeout
+        self.address = self.LISTENERS = worker.cfg.bind
+        self.WORKERS = {}
 
 
 def _address(host, port):
@@ -171,9 +182,19 @@ def _import(source):
     return module
 
 
-def _take(sources, names):
-    """Imports each source (one a line) and keeps its functions of names, a later source's
-    replacing an earlier's; returns None or (kind, message with traceback)."""
+def _import_string(text):
+    """The function a hook given as an import string ("mypkg.hooks.on_starting") names, as
+    gunicorn takes it; None when it names none (the config reader has said so already)."""
+    module, _, attr = text.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr, None) if module else None
+    except ImportError:
+        return None
+
+
+def _take(sources, names, into=_functions):
+    """Imports each source (one a line) and keeps its functions of names in into, a later
+    source's replacing an earlier's; returns None or (kind, message with traceback)."""
     for source in sources.split("\n"):
         try:
             mod = _import(source)
@@ -186,11 +207,13 @@ def _take(sources, names):
             return "import raised", traceback.format_exc()
         for name in names:
             fn = getattr(mod, name, None)
+            if isinstance(fn, str):
+                fn = _import_string(fn)
             if fn is None:
                 continue
             if not callable(fn):
                 return "not callable", "%s.%s is %r, not a function" % (source, name, type(fn).__name__)
-            _functions[name] = fn
+            into[name] = fn
             _arities[name] = _arity(fn)
     return None
 
@@ -209,8 +232,10 @@ def _load(sources, info):
 def _call(name, *args):
     try:
         _functions[name](*args)
-    except BaseException:
-        _write("error", "Exception in %s hook\n%s" % (name, traceback.format_exc()))
+    except BaseException as exc:
+        # The traceback starts in the hook: this wrapper is no part of the user's code.
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
+        _write("error", "Exception in %s hook\n%s" % (name, text))
 
 
 def _set_app(app):
@@ -255,12 +280,16 @@ class MasterServer:
 
     def __init__(self):
         self.pid = os.getppid()
-        self.cfg = _cfg
         self.log = Log()
+        self.WORKERS = {}
+        self._configure()
+
+    def _configure(self):
+        """Takes the settings, as loaded first or again on HUP."""
+        self.cfg = _cfg
         self.app = types.SimpleNamespace(app_uri=self.cfg.wsgi_app, cfg=self.cfg)
         self.timeout = self.cfg.timeout
         self.graceful_timeout = self.cfg.graceful_timeout
-        self.WORKERS = {}
 
     def _update(self, state):
         self.num_workers = state["num_workers"]
@@ -284,7 +313,7 @@ class MasterServer:
 def _master_worker(info):
     """A worker as the master sees it: gunicorn's pre_fork sees one not started yet, whose pid
     is None, and child_exit one that has ended."""
-    worker = types.SimpleNamespace(pid=info.get("pid"), age=info["age"], ppid=os.getppid(),
+    worker = types.SimpleNamespace(pid=info.get("pid") or "[booting]", age=info["age"], ppid=os.getppid(),
                                    cfg=_cfg, log=Log(), alive=info.get("alive", True),
                                    booted=info.get("booted", False), aborted=False,
                                    exitcode=info.get("exitcode"))
@@ -296,34 +325,53 @@ _cfg = None
 _server = None
 
 
+def _environ_changes(before):
+    """The variables set or changed since before, for the master, whose workers inherit its
+    environment as gunicorn's inherit what its master's hooks set."""
+    return {k: v for k, v in os.environ.items() if before.get(k) != v}
+
+
 def _master_load(request):
-    """Loads the master's hooks from {"sources", "cfg"}; returns the names defined, one a line,
-    or raises."""
+    """Loads the master's hooks from {"sources", "cfg"}, and on HUP loads them again in place,
+    as gunicorn's master reads its config file again: what a hook started keeps running.
+    Returns {"defined", "env"} as JSON, or raises, keeping the hooks it had."""
     global _cfg
     request = json.loads(request)
-    _cfg = types.SimpleNamespace(**request["cfg"])
-    failure = _take(request["sources"], MASTER_HOOK_NAMES)
+    before = dict(os.environ)
+    cfg = types.SimpleNamespace(**request["cfg"])
+    _cfg, previous = cfg, _cfg
+    functions = {}
+    failure = _take(request["sources"], MASTER_HOOK_NAMES, functions)
     if failure:
+        _cfg = previous
         raise RuntimeError("%s: %s" % failure)
-    return "\n".join(name for name in MASTER_HOOK_NAMES if name in _functions)
+    for name in MASTER_HOOK_NAMES:
+        _functions.pop(name, None)
+    _functions.update(functions)
+    if _server is not None:
+        _server._configure()
+    return json.dumps({"defined": [name for name in MASTER_HOOK_NAMES if name in _functions],
+                       "env": _environ_changes(before)})
 
 
 def _master_call(message):
-    """Calls one master hook as gunicorn's arbiter calls it; what it raises is logged."""
+    """Calls one master hook as gunicorn's arbiter calls it, after taking the master's state;
+    an event without a hook only brings the state up to date. What a hook raises is logged."""
     event = json.loads(message)
     name = event["hook"]
-    if name not in _functions:
-        return ""
     global _server
     if _server is None:
         _server = MasterServer()
     server = _server
     server._update(event["server"])
+    if name not in _functions:
+        return "{}"
     worker = _master_worker(event["worker"]) if event.get("worker") else None
+    before = dict(os.environ)
     if name in ("pre_fork", "child_exit"):
         _call(name, server, worker)
     elif name == "nworkers_changed":
         _call(name, server, event["new"], event["old"])
     else:
         _call(name, server)
-    return ""
+    return json.dumps({"env": _environ_changes(before)})

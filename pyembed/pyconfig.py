@@ -5,6 +5,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import json
+import os
 import sys
 import traceback
 import types
@@ -55,14 +56,43 @@ def _load(source):
     return module
 
 
-def _describe(name, value, line):
+def _import_string(text):
+    """The object an import string such as "mypkg.hooks.on_starting" names, as gunicorn takes a
+    hook given as text, or None when it names none."""
+    module, _, attr = text.rpartition(".")
+    if not module:
+        return None
+    try:
+        return getattr(importlib.import_module(module), attr, None)
+    except ImportError:
+        return None
+
+
+def _arity(fn):
+    """How many positional parameters fn has, defaults included, as gunicorn counts them for
+    its hooks; -1 when it cannot be told or takes *args, which any call suits."""
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return -1
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def _describe(name, value, line, hooks):
     entry = {"name": name, "line": line}
+    if name in hooks and isinstance(value, str):
+        value = _import_string(value) or value
     try:
         entry["value"] = json.loads(json.dumps(value))
         entry["kind"] = "value"
     except (TypeError, ValueError):
         entry["kind"] = "function" if callable(value) else "other"
         entry["type"] = type(value).__name__
+        if callable(value):
+            entry["arity"] = _arity(value)
     return entry
 
 
@@ -79,14 +109,22 @@ def _failure(path):
     return {"error": message, "line": line}
 
 
-def _read(source):
+def _read(request):
+    """Runs the file of {"source", "hooks"} (hooks: the names that are gunicorn's hooks) and
+    describes its names."""
+    request = json.loads(request)
+    source, hooks = request["source"], set(request["hooks"])
     path = source[len("file:"):] if source.startswith("file:") else None
+    environ = dict(os.environ)
     try:
         module = _load(source)
     except BaseException:
         return json.dumps(_failure(path))
+    # What the file put in the environment reaches the workers, as it does in gunicorn, whose
+    # workers fork from the process that ran the file.
+    environ = {k: v for k, v in os.environ.items() if environ.get(k) != v}
     path = getattr(module, "__file__", None) or path
     lines = _lines(path) if path else {}
-    names = [_describe(name, value, lines.get(name, 0)) for name, value in vars(module).items()
+    names = [_describe(name, value, lines.get(name, 0), hooks) for name, value in vars(module).items()
              if not name.startswith("__") and not isinstance(value, types.ModuleType)]
-    return json.dumps({"names": names})
+    return json.dumps({"names": names, "environ": environ})

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"unsafe"
 )
@@ -47,12 +48,14 @@ func (s *Script) Call(function, arg string) (string, error) {
 }
 
 // ReadConfig runs a Python config file ("file:PATH" or "python:MODULE") and describes its
-// top-level names as JSON: {"names": [{"name", "line", "kind", "value", "type"}]}, or
-// {"error", "line"} when running it raised.
-func ReadConfig(source string) (string, error) {
+// top-level names as JSON: {"names": [{"name", "line", "kind", "value", "type", "arity"}]},
+// or {"error", "line"} when running it raised. hooks are the names that are hooks, whose text
+// values name a function to import.
+func ReadConfig(source string, hooks []string) (string, error) {
 	script, err := LoadScript(pyconfigSource)
 	if err != nil {
 		return "", err
 	}
-	return script.Call("_read", source)
+	request, _ := json.Marshal(map[string]any{"source": source, "hooks": hooks})
+	return script.Call("_read", string(request))
 }

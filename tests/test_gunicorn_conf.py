@@ -144,6 +144,7 @@ def test_gunicorn_conf_py_in_the_directory_is_read_and_every_setting_takes_effec
     server.stop()
     log = server.log()
     assert "on_exit: bye" in log and "worker_exit: " in log and "child_exit: " in log
+    assert f"[{pids[0]}] [INFO] Worker exiting (pid: {pids[0]})" in log
 
 
 def test_config_file_given_with_c_file_prefix_and_python_module(gowsgi, site):
@@ -201,6 +202,10 @@ BAD_PYTHON_FILES = {
     "bad value": ("workers = 'many'\n", 'gunicorn.conf.py:1: invalid value "many" for workers: not a number'),
     "function for a value": ("def workers():\n    return 2\n",
                              'gunicorn.conf.py:1: setting "workers" must be a value, not a function or class'),
+    "hook arity": ("def post_fork(server):\n    pass\n",
+                   'gunicorn.conf.py:1: hook "post_fork" must take 2 positional parameters, not 1'),
+    "hook that is no function": ("on_starting = 'echo hi'\n",
+                                 'gunicorn.conf.py:1: hook "on_starting" must be a function, or the import string of one'),
     "ASGI worker class": ("worker_class = 'uvicorn.workers.UvicornWorker'\n",
                           'gunicorn.conf.py:1: invalid value "uvicorn.workers.UvicornWorker" for worker_class: '
                           'an ASGI worker class, which gowsgi does not support'),
@@ -294,7 +299,7 @@ def test_the_hook_process_runs_only_for_master_hooks(gowsgi, site):
     server = serve(gowsgi, site, port)
     assert len(server.wait_workers(2)) == 2
     # Every setting is on worker.cfg, those gowsgi makes no use of too.
-    server.wait_log("worker 1 up: 'localhost:8125' '' False")
+    server.wait_log("worker 1 up: 'localhost:8125' None False")
     time.sleep(0.3)
     assert len(server.workers()) == 2
 
@@ -343,24 +348,23 @@ def test_hup_with_a_broken_python_file_keeps_the_running_settings(gowsgi, site):
     assert get_json(server.url)["greeting"] == "kept"
 
 
-def test_a_master_hook_that_hangs_is_left_behind_and_later_hooks_still_run(gowsgi, site):
+def test_the_master_waits_for_a_slow_hook_as_gunicorn_does(gowsgi, site):
+    """A migration in on_starting may take a while: the master waits, saying so, then serves."""
     port = free_port()
     (site / "gunicorn.conf.py").write_text(textwrap.dedent(f'''
         import time
         bind = "127.0.0.1:{port}"
         wsgi_app = "site_app:app"
 
-        def when_ready(server):
-            time.sleep(60)
-
-        def nworkers_changed(server, new_value, old_value):
-            server.log.info("nworkers_changed to %s", new_value)
+        def on_starting(server):
+            time.sleep(11)
+            server.log.info("migrations done")
         '''))
-    server = serve(gowsgi, site, port)
-    server.wait_log("The when_ready hook still runs after 10s; not waiting for it", timeout=20)
+    server = gowsgi(None, bind=False, port=port, cwd=site, wait=False)
+    server.wait_log("Still waiting for the on_starting hook after 10s", timeout=20)
+    server.wait_log("migrations done", timeout=10)
+    server.wait_ready()
     assert requests.get(server.url, timeout=10).status_code == 200
-    server.signal(signal.SIGTTIN)
-    server.wait_log("nworkers_changed to 2")
 
 
 def test_check_config_runs_the_python_file_and_loads_the_app(site):
@@ -386,6 +390,9 @@ def test_a_thread_started_in_when_ready_sees_the_workers_and_can_signal_them(gow
         workers = 2
 
         def watch(server):
+            # when_ready runs before the workers start, as in gunicorn.
+            while len(server.WORKERS) < 2:
+                time.sleep(0.05)
             victim = min(server.WORKERS)
             server.kill_worker(victim, signal.SIGTERM)
             while victim in server.WORKERS:
@@ -423,3 +430,98 @@ def test_pre_exec_runs_before_usr2_starts_a_new_master(gowsgi, site):
     finally:
         os.kill(new_master, signal.SIGTERM)
     assert wait_for(lambda: not alive(new_master), 15)
+
+
+def test_the_environment_the_file_and_master_hooks_set_reaches_the_workers(gowsgi, site):
+    """As in gunicorn, whose workers fork from the master that ran the file and its hooks."""
+    port = free_port()
+    (site / "env_app.py").write_text(textwrap.dedent('''
+        import json, os
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/json")])
+            names = ("FROM_FILE", "MULTIPROC_DIR", "FROM_ON_STARTING", "FROM_PRE_FORK")
+            return [json.dumps({n: os.environ.get(n) for n in names}).encode()]
+        '''))
+    (site / "gunicorn.conf.py").write_text(textwrap.dedent(f'''
+        import os, tempfile
+        bind = "127.0.0.1:{port}"
+        wsgi_app = "env_app:app"
+        os.environ["FROM_FILE"] = "file"
+        os.environ.setdefault("MULTIPROC_DIR", tempfile.mkdtemp())
+
+        def on_starting(server):
+            os.environ["FROM_ON_STARTING"] = "yes"
+
+        def pre_fork(server, worker):
+            os.environ["FROM_PRE_FORK"] = "age-%d" % worker.age
+
+        def post_fork(server, worker):
+            server.log.info("post_fork sees %s", os.environ["MULTIPROC_DIR"])
+        '''))
+    server = serve(gowsgi, site, port)
+    env = get_json(server.url)
+    assert env["FROM_FILE"] == "file" and env["FROM_ON_STARTING"] == "yes" and env["FROM_PRE_FORK"] == "age-1"
+    # The file runs again in the worker for its hook; setdefault keeps the master's directory.
+    server.wait_log(f"post_fork sees {env['MULTIPROC_DIR']}")
+
+
+def test_hup_reloads_master_hooks_in_place_so_what_they_started_keeps_running(gowsgi, site):
+    port, metrics = free_port(), free_port()
+    conf = textwrap.dedent(f'''
+        import http.server, threading
+        bind = "127.0.0.1:{port}"
+        wsgi_app = "site_app:app"
+
+        class Metrics(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"metrics")
+
+        def when_ready(server):
+            httpd = http.server.HTTPServer(("127.0.0.1", {metrics}), Metrics)
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+            server.log.info("metrics server up")
+
+        def on_reload(server):
+            server.log.info("on_reload: %s", MESSAGE)
+
+        MESSAGE = "first"
+        ''')
+    (site / "gunicorn.conf.py").write_text(conf)
+    server = serve(gowsgi, site, port)
+    server.wait_log("metrics server up")
+    assert requests.get(f"http://127.0.0.1:{metrics}/", timeout=10).text == "metrics"
+    (site / "gunicorn.conf.py").write_text(conf.replace('MESSAGE = "first"', 'MESSAGE = "second"'))
+    server.signal(signal.SIGHUP)
+    server.wait_log("on_reload: second")
+    assert requests.get(f"http://127.0.0.1:{metrics}/", timeout=10).text == "metrics"
+
+
+def test_systemd_is_told_the_master_is_ready(gowsgi, site, tmp_path):
+    port = free_port()
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(15)
+    try:
+        serve(gowsgi, site, port, "site_app:app", "-b", f"127.0.0.1:{port}",
+              env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        assert notify.recv(4096).decode().splitlines()[0] == "READY=1"
+    finally:
+        notify.close()
+
+
+def test_hook_logging_takes_what_the_logging_module_takes(gowsgi, site):
+    port = free_port()
+    (site / "gunicorn.conf.py").write_text(textwrap.dedent(f'''
+        bind = "127.0.0.1:{port}"
+        wsgi_app = "site_app:app"
+
+        def when_ready(server):
+            server.log.info("mapping %(a)s", {{"a": 1}})
+            server.log.info("too few %s %s", "one")
+            server.log.info("the hook goes on")
+        '''))
+    server = serve(gowsgi, site, port)
+    log = server.wait_log("the hook goes on")
+    assert "mapping 1" in log and "--- Logging error" in log

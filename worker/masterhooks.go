@@ -41,25 +41,56 @@ func RunMasterHooks(cfg *config.Config) int {
 	proctitle.Set(proctitle.Title("hooks", cfg.ProcessName()))
 	runtime.LockOSThread()
 	setEnvironment(cfg.Env)
-	settings, _ := json.Marshal(hookSettings(cfg))
-	hooks, err := wsgi.LoadMasterHooks(cfg.Virtualenv, append([]string{cfg.Chdir}, cfg.PythonPath...), cfg.Python.Source, string(settings))
+	hooks, err := wsgi.StartMasterHooks(cfg.Virtualenv, append([]string{cfg.Chdir}, cfg.PythonPath...))
 	if err != nil {
 		reply(map[string]string{"error": err.Error()})
 		return ExitLoadError
 	}
-	if !reply(map[string][]string{"defined": hooks.Defined}) {
+	settings, _ := json.Marshal(config.HookSettings(cfg))
+	answer, err := hooks.Load(cfg.Python.Source, string(settings))
+	if err != nil {
+		reply(map[string]string{"error": err.Error()})
+		return ExitLoadError
+	}
+	if !replyText(answers, answer) {
 		return 0
 	}
 	scanner := bufio.NewScanner(events)
 	scanner.Buffer(nil, 1<<20)
 	for scanner.Scan() {
-		if err := hooks.Call(scanner.Text()); err != nil {
-			errorlog.Error("Master hook failed: %v", err)
+		var event hookEvent
+		_ = json.Unmarshal(scanner.Bytes(), &event)
+		if event.Reload != nil {
+			answer, err = hooks.Load(event.Reload.Sources, string(event.Reload.Cfg))
+		} else {
+			answer, err = hooks.Call(scanner.Text())
 		}
-		if !reply(struct{}{}) {
+		if err != nil {
+			answer = ""
+			if !reply(map[string]string{"error": err.Error()}) {
+				break
+			}
+			continue
+		}
+		if !replyText(answers, answer) {
 			break
 		}
 	}
 	wsgi.AtExit()
 	return 0
+}
+
+// hookEvent is an event from the master: a hook to call, or with Reload, the hooks to load
+// again after a HUP.
+type hookEvent struct {
+	Reload *struct {
+		Sources string          `json:"sources"`
+		Cfg     json.RawMessage `json:"cfg"`
+	} `json:"reload"`
+}
+
+// replyText writes one answer line for the master.
+func replyText(answers *os.File, answer string) bool {
+	_, err := answers.WriteString(answer + "\n")
+	return err == nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"gowsgi/config"
 	"gowsgi/wsgi"
@@ -20,7 +21,7 @@ func ReadPythonConfig(request string) int {
 		return 2
 	}
 	runtime.LockOSThread()
-	answer, err := wsgi.ReadConfig(req.Virtualenv, req.Paths, req.Source)
+	answer, err := wsgi.ReadConfig(req.Virtualenv, req.Paths, req.Source, slices.Concat(config.MasterHooks, config.WorkerHooks))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "gowsgi: error: cannot run the Python config file: %v\n", err)
 		return 2

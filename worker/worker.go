@@ -119,6 +119,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	accesslog.FlushAll()
 	handler.WorkerExit()
 	wsgi.AtExit()
+	errorlog.Info("Worker exiting (pid: %d)", os.Getpid())
 	return code
 }
 

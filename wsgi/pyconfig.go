@@ -5,21 +5,21 @@ import "gowsgi/pyembed"
 // ReadConfig starts the interpreter on the calling thread (locked to it) as a worker's would
 // start, then runs a Python config file and returns what it holds as JSON (see
 // pyembed.ReadConfig).
-func ReadConfig(virtualenv string, paths []string, source string) (string, error) {
+func ReadConfig(virtualenv string, paths []string, source string, hooks []string) (string, error) {
 	if err := startInterpreter(virtualenv, paths); err != nil {
 		return "", err
 	}
-	return pyembed.ReadConfig(source)
+	return pyembed.ReadConfig(source, hooks)
 }
 
-// LoadMasterHooks starts the interpreter on the calling thread (locked to it) and loads the
-// master hooks of a Python config file; what they log goes to the error log.
-func LoadMasterHooks(virtualenv string, paths []string, source, settings string) (*pyembed.MasterHooks, error) {
+// StartMasterHooks starts the interpreter on the calling thread (locked to it) for the master
+// hooks of a Python config file (see pyembed.MasterHooks); what they log goes to the error log.
+func StartMasterHooks(virtualenv string, paths []string) (*pyembed.MasterHooks, error) {
 	if err := startInterpreter(virtualenv, paths); err != nil {
 		return nil, err
 	}
 	pyembed.HookLog = LogFromPython
-	return pyembed.LoadMasterHooks(source, settings)
+	return pyembed.NewMasterHooks()
 }
 
 // startInterpreter starts Python as a worker's starts: in the virtualenv, with paths first on

@@ -106,6 +106,9 @@ func runMaster(cfg *config.Config, settings config.Settings) int {
 		for _, warning := range cfg.Warnings {
 			fmt.Fprintf(os.Stderr, "gowsgi: warning: %s\n", warning)
 		}
+		for _, notice := range cfg.Notices {
+			fmt.Fprintf(os.Stderr, "gowsgi: note: %s\n", notice)
+		}
 		fmt.Print(settings)
 		if !cfg.CheckConfig {
 			return 0

@@ -1,4 +1,4 @@
-package worker
+package config
 
 import (
 	"reflect"
@@ -10,7 +10,7 @@ func TestSettingValueReadsPrintConfigBack(t *testing.T) {
 		"true":            true,
 		"false":           false,
 		"384":             384,
-		`""`:              "",
+		`""`:              nil,
 		`"my site"`:       "my site",
 		"gunicorn":        "gunicorn",
 		"[]":              []any{},
