@@ -20,18 +20,22 @@ import (
 // its end. It returns the process's exit code.
 func RunMasterHooks(cfg *config.Config) int {
 	events, answers := os.NewFile(3, "hook-events"), os.NewFile(4, "hook-answers")
-	reply := func(v any) bool {
-		line, _ := json.Marshal(v)
-		_, err := answers.Write(append(line, '\n'))
+	// reply writes one answer line for the master; failed says what could not be done.
+	reply := func(answer string) bool {
+		_, err := answers.WriteString(answer + "\n")
 		return err == nil
 	}
+	failed := func(err error) bool {
+		text, _ := json.Marshal(map[string]string{"error": err.Error()})
+		return reply(string(text))
+	}
 	if err := errorlog.Open(cfg.ErrorLog); err != nil {
-		reply(map[string]string{"error": err.Error()})
+		failed(err)
 		return ExitBootError
 	}
 	// gunicorn's master runs in the app's directory, and its hooks with it.
 	if err := os.Chdir(cfg.Chdir); err != nil {
-		reply(map[string]string{"error": err.Error()})
+		failed(err)
 		return ExitBootError
 	}
 	// A Ctrl-C or a TERM to the process group is the master's to act on: this process ends when
@@ -43,16 +47,16 @@ func RunMasterHooks(cfg *config.Config) int {
 	setEnvironment(cfg.Env)
 	hooks, err := wsgi.StartMasterHooks(cfg.Virtualenv, append([]string{cfg.Chdir}, cfg.PythonPath...))
 	if err != nil {
-		reply(map[string]string{"error": err.Error()})
+		failed(err)
 		return ExitLoadError
 	}
 	settings, _ := json.Marshal(config.HookSettings(cfg))
 	answer, err := hooks.Load(cfg.Python.Source, string(settings))
 	if err != nil {
-		reply(map[string]string{"error": err.Error()})
+		failed(err)
 		return ExitLoadError
 	}
-	if !replyText(answers, answer) {
+	if !reply(answer) {
 		return 0
 	}
 	scanner := bufio.NewScanner(events)
@@ -65,14 +69,7 @@ func RunMasterHooks(cfg *config.Config) int {
 		} else {
 			answer, err = hooks.Call(scanner.Text())
 		}
-		if err != nil {
-			answer = ""
-			if !reply(map[string]string{"error": err.Error()}) {
-				break
-			}
-			continue
-		}
-		if !replyText(answers, answer) {
+		if err != nil && !failed(err) || err == nil && !reply(answer) {
 			break
 		}
 	}
@@ -87,10 +84,4 @@ type hookEvent struct {
 		Sources string          `json:"sources"`
 		Cfg     json.RawMessage `json:"cfg"`
 	} `json:"reload"`
-}
-
-// replyText writes one answer line for the master.
-func replyText(answers *os.File, answer string) bool {
-	_, err := answers.WriteString(answer + "\n")
-	return err == nil
 }
