@@ -30,9 +30,21 @@
 #define ZYGOTE_ORDERS_ENV "GOWSGI_ZYGOTE_ORDERS"
 
 /* The signals the master handles. Sent to the process group (a Ctrl-C), they are not the fork
- * server's business: the master ends it when it stops. Workers get the default actions back. */
+ * server's business: the master ends it when it stops. They are caught by a handler that does
+ * nothing rather than ignored, so that Python sees a handler that is not its own, as it sees
+ * Go's in a worker, and processes the app starts while it is imported do not inherit them
+ * ignored. Workers get the default actions back, which Go's runtime then replaces. */
 static const int master_signals[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN,
                                      SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static void ignore_signal(int sig) { (void)sig; }
+
+static void set_master_signals(void (*handler)(int)) {
+    struct sigaction sa = {.sa_handler = handler, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof master_signals / sizeof master_signals[0]; i++)
+        sigaction(master_signals[i], &sa, NULL);
+}
 
 /* What Go reads once its runtime runs (gw_zygote_*). */
 static int state = GW_ZYGOTE_NONE;
@@ -196,8 +208,7 @@ static void become_worker(int control, int heartbeat, pid_t master, const char *
      * of adopting faulthandler's. */
     stack_t no_stack = {.ss_flags = SS_DISABLE};
     sigaltstack(&no_stack, NULL);
-    for (size_t i = 0; i < sizeof master_signals / sizeof master_signals[0]; i++)
-        signal(master_signals[i], SIG_DFL);
+    set_master_signals(SIG_DFL);
     worker_env = malloc(len + 1);
     memcpy(worker_env, env, len);
     worker_env[len] = '\0';
@@ -285,8 +296,7 @@ __attribute__((constructor)) static void zygote(int argc, char **argv, char **en
     const char *fd = getenv(ZYGOTE_ORDERS_ENV);
     if (fd == NULL)
         return;
-    for (size_t i = 0; i < sizeof master_signals / sizeof master_signals[0]; i++)
-        signal(master_signals[i], SIG_IGN);
+    set_master_signals(ignore_signal);
     if (argc > 0)
         prctl(PR_SET_NAME, argv[0], 0, 0, 0);
     orders o;

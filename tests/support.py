@@ -119,6 +119,28 @@ def children(pid):
     return sorted(found)
 
 
+def title(pid):
+    """The title a gowsgi process shows in ps ("gowsgi: worker [app:app]"), "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def is_fork_server(pid):
+    return title(pid).startswith("gowsgi: fork server")
+
+
+def workers_of(master):
+    """The master's live workers: its children but the fork server of --preload."""
+    return [pid for pid in children(master) if not is_fork_server(pid)]
+
+
+def fork_server_of(master):
+    """The pid of the master's fork server (--preload), or None."""
+    return next((pid for pid in children(master) if is_fork_server(pid)), None)
+
+
 def wait_for(predicate, timeout, interval=0.05):
     """Polls predicate until it returns something true; returns that value, or None on timeout."""
     deadline = time.monotonic() + timeout
@@ -185,7 +207,11 @@ class Server:
     def workers(self):
         pids = children(self.pid)
         self._known_workers.update(pids)
-        return pids
+        return [pid for pid in pids if not is_fork_server(pid)]
+
+    def fork_server(self):
+        """The pid of the fork server (--preload), or None."""
+        return fork_server_of(self.pid)
 
     def wait_workers(self, count, timeout=START_TIMEOUT):
         """Waits until the master has exactly count live children and returns their pids."""
@@ -228,8 +254,10 @@ class Server:
 class ServerFactory:
     """Starts servers in one directory for logs and stops them all at the end."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, extra_args=()):
+        """extra_args go on every server's command line, before its own (--preload, say)."""
         self.log_dir = Path(log_dir)
+        self.extra_args = list(extra_args)
         self.servers = []
 
     def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True):
@@ -239,7 +267,7 @@ class ServerFactory:
         bind_args = ["-b", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] if bind else []
         app_args = [app] if app is not None else []
         log_path = self.log_dir / f"gowsgi-{len(self.servers)}-{port}.log"
-        server = Server([*bind_args, *args, *app_args], cwd, env, log_path, host, port)
+        server = Server([*bind_args, *self.extra_args, *args, *app_args], cwd, env, log_path, host, port)
         self.servers.append(server)
         if wait:
             server.wait_ready()
