@@ -86,8 +86,8 @@ func (a *arbiter) zygoteExited(z *zygote, state *os.ProcessState) (exitCode int,
 	errorlog.Error("Fork server (pid:%d) %s: %s.", pid, describeExit(state), reason)
 	if fallback := a.fallbackZygote; fallback != nil {
 		a.zygote, a.fallbackZygote = fallback, nil
-		errorlog.Error("Reload failed: %s; keeping the %d workers that were running, and their fork server",
-			reason, a.undoReload())
+		errorlog.Error("Reload failed: %s (fork server pid:%d, exit code %d); keeping the %d workers that were "+
+			"running, and their fork server", reason, pid, code, a.undoReload())
 		return 0, false
 	}
 	live, outdated := a.liveWorkers()

@@ -84,6 +84,20 @@ def test_a_replacement_after_max_requests_serves_at_once(gowsgi, imports):
     assert len(imported_by(path)) == 1
 
 
+def test_replacements_serve_the_app_as_the_fork_server_loaded_it(gowsgi, imports, tmp_path):
+    path, env = imports
+    shutil.copy(os.path.join(os.path.dirname(__file__), "apps", "preload_app.py"), tmp_path)
+    source = tmp_path / "preload_app.py"
+    server = gowsgi(APP, "-w", "1", "--preload", "--max-requests", "3", cwd=tmp_path, env=env)
+    [first] = server.wait_workers(1)
+    # Neither a broken file nor a new version on disk reaches workers before a HUP.
+    source.write_text(source.read_text().replace('VERSION = "1"', 'VERSION = "2"') + "\nraise RuntimeError\n")
+    replies = {answer(server)[:2] for _ in range(40)}
+    assert {version for version, _ in replies} == {"1"}
+    assert len({pid for _, pid in replies} - {first}) >= 2, replies
+    assert len(imported_by(path)) == 1 and "[ERROR]" not in server.log()
+
+
 def test_ttin_starts_a_worker_that_serves_within_50ms(gowsgi, imports):
     path, env = imports
     server = gowsgi(APP, "-w", "1", "--preload", env=env)
@@ -133,7 +147,8 @@ def test_hup_with_an_app_that_no_longer_loads_keeps_the_fork_server(gowsgi, impo
     server.signal(signal.SIGHUP)
     log = server.wait_log("Reload failed", timeout=15)
     assert "deploy half done 7d2e" in log
-    assert re.search(r"\[ERROR\] Reload failed: App failed to load; keeping the 2 workers that were running", log), log
+    assert re.search(r"\[ERROR\] Reload failed: App failed to load \(fork server pid:\d+, exit code 4\); "
+                     r"keeping the 2 workers that were running", log), log
     assert set(server.workers()) == old and server.fork_server() == fork_server
     # The fork server still forks workers of the code it loaded.
     server.signal(signal.SIGTTIN)
