@@ -27,9 +27,10 @@ def imported_by(path):
     return [int(line) for line in path.read_text().split()]
 
 
-def answer(server):
-    """(version, pid that answered, pid that imported the app, served on the importing thread)."""
-    version, pid, importer, main = requests.get(server.url + "/", timeout=10).text.split()
+def answer(server, session=requests):
+    """(version, pid that answered, pid that imported the app, served on the importing thread);
+    on a keep-alive connection when session is a requests.Session."""
+    version, pid, importer, main = session.get(server.url + "/", timeout=10).text.split()
     return version, int(pid), int(importer), main == "True"
 
 
@@ -64,21 +65,24 @@ def test_the_app_is_imported_once_and_every_worker_serves_it(gowsgi, imports, wo
     assert "[ERROR]" not in log and "[WARNING]" not in log, log
 
 
-def test_a_replacement_after_max_requests_serves_at_once(gowsgi, imports):
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["new-connections", "keep-alive"])
+def test_a_replacement_after_max_requests_serves_at_once(gowsgi, imports, keep_alive):
     path, env = imports
     limit = 20
-    server = gowsgi(APP, "-w", "1", "--preload", "--max-requests", str(limit), env=env)
-    server.wait_workers(1)
+    server = gowsgi(APP, "-w", "4", "--preload", "--max-requests", str(limit), env=env)
+    server.wait_workers(4)
     served = {}
     gaps = []
-    for _ in range(10 * limit):
-        started = time.monotonic()
-        _, pid, _, _ = answer(server)
-        gaps.append(time.monotonic() - started)
-        served[pid] = served.get(pid, 0) + 1
-    assert len(served) >= 5, served
-    # The replacement is ready before the worker it replaces stops: a sequential client never
-    # finds the old one serving past twice its limit, nor waits for the new one.
+    with requests.Session() as session:
+        for _ in range(20 * limit):
+            started = time.monotonic()
+            _, pid, _, _ = answer(server, session if keep_alive else requests)
+            gaps.append(time.monotonic() - started)
+            served[pid] = served.get(pid, 0) + 1
+    assert len(served) >= 12, served
+    # The replacement is ready before the worker it replaces stops, and the old one keeps no
+    # keep-alive connection meanwhile: a sequential client never finds it serving past twice
+    # its limit, nor waits for the new one.
     assert max(served.values()) <= 2 * limit, served
     assert max(gaps) < 0.5, f"slowest request {max(gaps):.3f}s"
     assert len(imported_by(path)) == 1

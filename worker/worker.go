@@ -75,6 +75,9 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
+	if cfg.Preload {
+		retire.then = srv.closeConnections
+	}
 	if err := attachEngine(class, srv); err != nil {
 		errorlog.Error("Worker cannot start its event loop: %v", err)
 		return ExitBootError
