@@ -29,21 +29,27 @@ func (a *arbiter) readyZygote() (*zygote, error) {
 	return a.zygote, nil
 }
 
-// zygoteLoaded takes the report of a fork server that has loaded the app: workers can be forked
-// from it, and the one it replaces is no longer needed.
+// zygoteLoaded takes the report of a fork server that has loaded the app, or under --reload has
+// failed to, as a worker under --reload serves the error: workers can be forked from it, and
+// the one it replaces is no longer needed.
 func (a *arbiter) zygoteLoaded(r zygoteReady) {
 	z := r.z
 	if z != a.zygote {
 		return
 	}
 	z.ready = true
+	a.fallbackZygote.stop()
+	a.fallbackZygote = nil
+	if !r.loaded {
+		errorlog.Warning("Fork server (pid:%d) could not load the app; its workers answer with the error until a "+
+			"watched file changes (--reload)", z.process.Pid)
+		return
+	}
 	errorlog.Info("Fork server (pid:%d) loaded the app in %.2f s", z.process.Pid, time.Since(z.started).Seconds())
 	if r.threads > 1 {
 		errorlog.Warning("The app started %d threads while it was imported; workers forked from the fork server "+
 			"run none of them", r.threads-1)
 	}
-	a.fallbackZygote.stop()
-	a.fallbackZygote = nil
 }
 
 // zygoteOf returns the fork server whose pid this is, if any.
@@ -114,16 +120,19 @@ func (a *arbiter) forkFailed(err error) {
 func (a *arbiter) replaceZygote() {
 	old := a.zygote
 	a.zygote = nil
-	if !a.cfg.Preload || old == nil || !old.ready {
+	switch {
+	case !a.cfg.Preload:
+		// The reload turned --preload off.
 		old.stop()
-		if !a.cfg.Preload {
-			a.fallbackZygote.stop()
-			a.fallbackZygote = nil
-		}
-		return
+		a.fallbackZygote.stop()
+		a.fallbackZygote = nil
+	case old != nil && old.ready:
+		a.fallbackZygote.stop()
+		a.fallbackZygote = old
+	default:
+		// It is still loading the code from before the reload.
+		old.stop()
 	}
-	a.fallbackZygote.stop()
-	a.fallbackZygote = old
 }
 
 // checkZygote kills a fork server that has not loaded the app within --timeout, as checkHealth

@@ -44,11 +44,13 @@ type zygote struct {
 	replies chan string
 }
 
-// zygoteReady is posted to the arbiter loop when a fork server has loaded the app; threads
-// is how many threads it runs, which its workers do not inherit.
+// zygoteReady is posted to the arbiter loop when a fork server has loaded the app, or under
+// --reload has failed to (loaded is false: its workers serve the error); threads is how many
+// threads it runs, which its workers do not inherit.
 type zygoteReady struct {
 	z       *zygote
 	threads int
+	loaded  bool
 }
 
 // startZygote starts a fork server for the current generation, with the listeners as
@@ -101,8 +103,8 @@ func (a *arbiter) startZygote() (*zygote, error) {
 	return z, nil
 }
 
-// read posts the fork server's messages until its socket closes: "ready threads=N" once it
-// has loaded the app, then one answer per fork request.
+// read posts the fork server's messages until its socket closes: "ready threads=N loaded=B"
+// once it has loaded the app (or under --reload failed to), then one answer per fork request.
 func (z *zygote) read(ready chan<- zygoteReady) {
 	defer close(z.replies)
 	buf := make([]byte, 512)
@@ -112,9 +114,19 @@ func (z *zygote) read(ready chan<- zygoteReady) {
 			return
 		}
 		msg := string(buf[:n])
-		if rest, isReady := strings.CutPrefix(msg, "ready"); isReady {
-			threads, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(rest), "threads="))
-			ready <- zygoteReady{z: z, threads: threads}
+		if rest, isReady := strings.CutPrefix(msg, "ready "); isReady {
+			r := zygoteReady{z: z}
+			for _, field := range strings.Fields(rest) {
+				name, value, _ := strings.Cut(field, "=")
+				n, _ := strconv.Atoi(value)
+				switch name {
+				case "threads":
+					r.threads = n
+				case "loaded":
+					r.loaded = n == 1
+				}
+			}
+			ready <- r
 			continue
 		}
 		z.replies <- msg

@@ -5,7 +5,8 @@
  * master. A forked worker returns from the constructor, and Go's runtime starts in it with the
  * app loaded: main runs the worker as usual, and takes the app instead of importing it (see
  * zygote.go). When the app cannot be loaded, the constructor returns too, and Go logs why and
- * exits as a worker that cannot load the app does.
+ * exits as a worker that cannot load the app does; under --reload, the fork server forks workers
+ * all the same, which serve the error until a file changes, as workers under --reload do.
  *
  * Workers are forked with CLONE_PARENT: they are the master's children, not the fork server's,
  * so the master waits for them and signals them as it does the workers it starts itself, and
@@ -244,7 +245,9 @@ static pid_t fork_worker(int *tid_address, void *robust_head, size_t robust_len)
 
 /* serve answers the master's fork requests until it closes the socket. A request is the
  * worker's own variables, "KEY=VALUE\0…", with the write end of its heartbeat pipe attached;
- * the answer is "pid=N", or "error=…". It returns only in a new worker. */
+ * the answer is "pid=N", or "error=…". It returns only in a new worker. (Before the first
+ * request, the fork server says "ready threads=N loaded=0|1": how many threads the app started
+ * while it was imported, and whether it was imported.) */
 static void serve(int control) {
     int *tid_address = NULL;
     if (prctl(PR_GET_TID_ADDRESS, &tid_address, 0, 0, 0) != 0)
@@ -309,13 +312,14 @@ __attribute__((constructor)) static void zygote(int argc, char **argv, char **en
     }
     apply_environment(&o);
     int control = atoi(order(&o, "control"));
-    if (load(&o) != 0)
+    if (load(&o) != 0 && !(failed_step != NULL && strcmp(failed_step, "app") == 0 &&
+                           atoi(order(&o, "fork_on_load_error"))))
         return;
     free(o.text);
     /* The app's subprocesses must not hold the master's socket. */
     fcntl(control, F_SETFD, FD_CLOEXEC);
     char ready[64];
-    int len = snprintf(ready, sizeof ready, "ready threads=%d", count_threads());
+    int len = snprintf(ready, sizeof ready, "ready threads=%d loaded=%d", count_threads(), app != NULL);
     reply(control, ready, (size_t)len);
     serve(control);
 }

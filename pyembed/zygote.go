@@ -40,6 +40,9 @@ type ZygoteOrders struct {
 	Module, Attr string
 	Call         bool
 	Args         string
+	// ForkOnLoadError keeps the fork server forking workers when the app cannot be imported:
+	// Preloaded gives them the *LoadError, which they serve until a file changes (--reload).
+	ForkOnLoadError bool
 }
 
 // encode lays the orders out as zygote.c reads them: "key=value" entries, each ended by NUL;
@@ -76,6 +79,7 @@ func (o *ZygoteOrders) encode() []byte {
 	add("attr", o.Attr)
 	flag("call", o.Call)
 	add("args", o.Args)
+	flag("fork_on_load_error", o.ForkOnLoadError)
 	return b
 }
 
@@ -119,16 +123,24 @@ func init() {
 	}
 }
 
+// Forked reports whether this process is a worker forked by the fork server.
+func Forked() bool { return C.gw_zygote_state() == C.GW_ZYGOTE_FORKED }
+
 // Preloaded returns, in a worker forked by the fork server, the app the fork server loaded
 // and the notes its Prepare returned; it sets up crash reports as Initialize does, which the
-// fork server undid for Go's runtime to start. In a fork server that could not load the app,
-// it returns the error that the step that failed returns in a worker (*LoadError,
+// fork server undid for Go's runtime to start. The app is nil with the *LoadError when the
+// fork server could not load it (ForkOnLoadError). In a fork server that could not load the
+// app, it returns the error that the step that failed returns in a worker (*LoadError,
 // *GeventMissing, *LoggingError, or the interpreter's). Anywhere else it returns nothing.
 func Preloaded() (*App, string, error) {
 	switch C.gw_zygote_state() {
 	case C.GW_ZYGOTE_FORKED:
 		C.gw_report_crashes()
-		return &App{obj: C.gw_zygote_app()}, C.GoString(C.gw_zygote_notes()), nil
+		notes := C.GoString(C.gw_zygote_notes())
+		if obj := C.gw_zygote_app(); obj != nil {
+			return &App{obj: obj}, notes, nil
+		}
+		return nil, notes, zygoteFailure()
 	case C.GW_ZYGOTE_FAILED:
 		return nil, "", zygoteFailure()
 	}

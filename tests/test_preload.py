@@ -212,3 +212,25 @@ def test_workers_are_the_masters_children(gowsgi, imports):
     for pid in workers:
         stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
         assert int(stat[1]) == server.pid
+
+
+def test_reload_imports_changed_code_and_serves_an_import_error_until_it_is_fixed(gowsgi, imports, tmp_path):
+    path, env = imports
+    shutil.copy(os.path.join(os.path.dirname(__file__), "apps", "preload_app.py"), tmp_path)
+    source = tmp_path / "preload_app.py"
+    good = source.read_text()
+    server = gowsgi(APP, "-w", "2", "--preload", "--reload", cwd=tmp_path, env=env)
+    server.wait_workers(2)
+    assert answer(server)[0] == "1"
+
+    source.write_text(good + "\nraise RuntimeError('half saved 5c1d')\n")
+    failing = wait_for(lambda: (lambda r: [r] if r.status_code == 500 else None)(
+        requests.get(server.url + "/", timeout=10)), 15)
+    assert failing and "half saved 5c1d" in failing[0].text, server.describe()
+    server.wait_log("could not load the app; its workers answer with the error until a watched file changes")
+
+    source.write_text(good.replace('VERSION = "1"', 'VERSION = "2"'))
+    assert wait_for(lambda: requests.get(server.url + "/", timeout=10).text.startswith("2 "), 15), server.describe()
+    # One import per fork server: the first, the failed one, the fixed one.
+    assert len(imported_by(path)) == 3
+    assert server.proc.poll() is None

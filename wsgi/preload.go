@@ -2,24 +2,35 @@ package wsgi
 
 import "gowsgi/pyembed"
 
+// Zygote is how the fork server of --preload works with its master.
+type Zygote struct {
+	// Control is the descriptor of the socket on which the master asks for workers.
+	Control int
+	// Hide are variables the app must not see, and Env -e's KEY=VALUE pairs, which it must.
+	Hide, Env []string
+	// Reload (--reload) has it fork workers even when the app cannot be imported: they serve
+	// the error until a file changes, as workers under --reload do.
+	Reload bool
+}
+
 // ExecZygote replaces this process with the fork server of --preload (pyembed/zygote.c), which
-// loads the app as Load does with o, and then forks workers for the master, which asks for them
-// on the socket whose descriptor is control. hide are variables the app must not see, and env
-// -e's KEY=VALUE pairs, which it must. It returns only when that fails.
-func ExecZygote(o Options, control int, hide, env []string) error {
+// loads the app as Load does with o, and then forks workers for the master. It returns only
+// when that fails.
+func ExecZygote(o Options, z Zygote) error {
 	return pyembed.ExecZygote(pyembed.ZygoteOrders{
-		Control:      control,
-		Options:      pyembed.Options{Executable: executable(o), Paths: o.Paths},
-		Hide:         hide,
-		Setenv:       env,
-		Gevent:       o.Gevent,
-		Multithread:  o.Multithread,
-		Multiprocess: o.Multiprocess,
-		Settings:     prepareSettings(o),
-		Module:       o.Module,
-		Attr:         o.Attr,
-		Call:         o.Call,
-		Args:         o.Args,
+		Control:         z.Control,
+		Options:         pyembed.Options{Executable: executable(o), Paths: o.Paths},
+		Hide:            z.Hide,
+		Setenv:          z.Env,
+		Gevent:          o.Gevent,
+		Multithread:     o.Multithread,
+		Multiprocess:    o.Multiprocess,
+		Settings:        prepareSettings(o),
+		Module:          o.Module,
+		Attr:            o.Attr,
+		Call:            o.Call,
+		Args:            o.Args,
+		ForkOnLoadError: z.Reload,
 	})
 }
 
@@ -29,11 +40,12 @@ func PreloadFailed() bool { return pyembed.PreloadFailed() }
 
 // loadPreloaded takes the app that the fork server loaded, in a worker it forked: it starts
 // gevent's hub for this worker, and imports the hooks module, whose post_fork then runs as it
-// does in gunicorn with preload_app, after the app was imported. Elsewhere it returns nothing,
-// or in a fork server that could not load the app, why.
+// does in gunicorn with preload_app, after the app was imported. Under --reload, the app may
+// have failed to load there: the error is returned, for the worker to serve. Elsewhere it
+// returns nothing, or in a fork server that could not load the app, why.
 func loadPreloaded(o Options) (*pyembed.App, *pyembed.Hooks, error) {
 	app, notes, err := pyembed.Preloaded()
-	if app == nil {
+	if !pyembed.Forked() {
 		return nil, nil, err
 	}
 	if o.Gevent {
@@ -42,6 +54,9 @@ func loadPreloaded(o Options) (*pyembed.App, *pyembed.Hooks, error) {
 		}
 	}
 	logNotes(notes)
+	if err != nil {
+		return nil, nil, err
+	}
 	hooks, err := importHooks(o)
 	return app, hooks, err
 }
