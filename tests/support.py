@@ -14,8 +14,10 @@ from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-# GOWSGI_BINARY runs the suite against another build (an installed one, say).
+# GOWSGI_BINARY runs the suite against another build (an installed one, say), and
+# GOWSGI_TEST_ARGS adds options to every server the fixtures start (--preload, say).
 GOWSGI = Path(os.environ.get("GOWSGI_BINARY") or REPO_ROOT / "bin" / "gowsgi")
+TEST_ARGS = os.environ.get("GOWSGI_TEST_ARGS", "").split()
 APPS = TESTS_DIR / "apps"
 PYTHON = "/usr/bin/python3"
 
@@ -28,7 +30,7 @@ RUNNING = []
 # Variables from the developer's shell that would change what the server does: each test states
 # the ones it wants.
 ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "GOWSGI_CMD_ARGS",
-               "GUNICORN_CMD_ARGS")
+               "GUNICORN_CMD_ARGS", "GOWSGI_BINARY", "GOWSGI_TEST_ARGS")
 
 
 def require_binary():
@@ -257,7 +259,7 @@ class ServerFactory:
     def __init__(self, log_dir, extra_args=()):
         """extra_args go on every server's command line, before its own (--preload, say)."""
         self.log_dir = Path(log_dir)
-        self.extra_args = list(extra_args)
+        self.extra_args = [*TEST_ARGS, *extra_args]
         self.servers = []
 
     def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True):
