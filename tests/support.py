@@ -133,9 +133,15 @@ def is_fork_server(pid):
     return title(pid).startswith("gowsgi: fork server")
 
 
+def is_worker_of_master(pid):
+    """Whether a child of the master is a worker: not the fork server of --preload, nor a
+    process the master has forked and not yet executed, which still shows the master's title."""
+    return not title(pid).startswith(("gowsgi: fork server", "gowsgi: master"))
+
+
 def workers_of(master):
-    """The master's live workers: its children but the fork server of --preload."""
-    return [pid for pid in children(master) if not is_fork_server(pid)]
+    """The master's live workers."""
+    return [pid for pid in children(master) if is_worker_of_master(pid)]
 
 
 def fork_server_of(master):
@@ -209,7 +215,7 @@ class Server:
     def workers(self):
         pids = children(self.pid)
         self._known_workers.update(pids)
-        return [pid for pid in pids if not is_fork_server(pid)]
+        return [pid for pid in pids if is_worker_of_master(pid)]
 
     def fork_server(self):
         """The pid of the fork server (--preload), or None."""
