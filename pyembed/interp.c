@@ -122,22 +122,6 @@ void gw_report_crashes(void) {
     gw_leave();
 }
 
-/* gw_prepare calls the bootstrap's _prepare(settings) and returns the text it returned
- * (malloc'd), or NULL with *err the traceback of what it raised. */
-char *gw_prepare(const char *settings, char **err) {
-    char *out = NULL;
-    gw_enter();
-    PyObject *r = PyObject_CallFunction(gw_bootstrap("_prepare"), "s", settings);
-    const char *text = r != NULL ? PyUnicode_AsUTF8(r) : NULL;
-    if (text != NULL)
-        out = strdup(text);
-    else
-        *err = gw_format_exception();
-    Py_XDECREF(r);
-    gw_leave();
-    return out;
-}
-
 const char *gw_version(void) { return Py_GetVersion(); }
 
 /* gw_format_exception turns the pending exception into its traceback text (malloc'd) and

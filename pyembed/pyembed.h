@@ -22,7 +22,6 @@ void gw_at_exit(void);
 void gw_abort_save_runtime(void);
 void gw_abort_route(void);
 void gw_report_crashes(void);
-char *gw_prepare(const char *settings, char **err);
 PyObject *gw_bootstrap(const char *name);
 
 /* The fork server of --preload (zygote.c): what a worker forked from it, or a fork server that

@@ -153,7 +153,7 @@ static int load(const orders *o) {
         fail("wsgi", NULL, NULL);
         return -1;
     }
-    if ((notes = gw_prepare(order(o, "settings"), &err)) == NULL) {
+    if ((notes = gw_bootstrap_call("_prepare", order(o, "settings"), &err)) == NULL) {
         fail("prepare", NULL, err);
         return -1;
     }
