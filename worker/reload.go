@@ -48,6 +48,9 @@ func watchForReload(cfg *config.Config) <-chan struct{} {
 	}
 	watcher := newFileWatcher(cfg.ReloadEngine)
 	files := func() []string { return append(wsgi.ModuleFiles(), cfg.ReloadExtraFiles...) }
+	// The files imported so far are watched before the worker serves: a change made as soon as
+	// it answers must not come before the watch.
+	watcher.add(files())
 	changed := make(chan struct{})
 	go func() {
 		// One OS thread, so that asking Python for its modules uses one thread state.
@@ -76,9 +79,8 @@ func newFileWatcher(engine string) fileWatcher {
 }
 
 // waitForChange returns the first watched file that changes, refreshing the list of files to
-// watch every reloadScanInterval.
+// watch every reloadScanInterval; the caller has added the first list.
 func waitForChange(w fileWatcher, files func() []string) string {
-	w.add(files())
 	tick := time.NewTicker(reloadScanInterval)
 	defer tick.Stop()
 	for {

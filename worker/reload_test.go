@@ -110,6 +110,7 @@ func TestWaitForChangeWatchesFilesImportedLater(t *testing.T) {
 		}
 	}
 	w := newPoller()
+	w.add(files())
 	done := make(chan string, 1)
 	go func() { done <- waitForChange(w, files) }()
 	// The second scan adds later.py; changing it until it is seen avoids guessing when that is.
