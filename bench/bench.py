@@ -3,7 +3,9 @@
 For each app and each server, one after another: start the server with the same number of worker
 processes on a free loopback port, wait until it answers, warm it up, then load it with wrk and
 read throughput, latency and the CPU time the server spent per request; serving the Flask app,
-also the memory (PSS) of each of its processes. Then, for gowsgi, gunicorn sync and uWSGI: bytes
+also the memory (PSS) of each of its processes. gowsgi runs both ways: each worker importing the
+app, and with --preload (gowsgi-preload), where workers are forked from a process that imported it
+once, as uWSGI's are by default. Then, for gowsgi, gowsgi-preload, gunicorn sync and uWSGI: bytes
 per second through a 10 MiB generator response, a 10 MiB wsgi.file_wrapper response and a 10 MiB
 upload (curl), and the time from starting the server to its first 200 with the Flask app. Last,
 the ratios, and whether gowsgi meets each target of its performance issue. The gevent worker
@@ -31,12 +33,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GOWSGI = REPO / "bin" / "gowsgi"
 UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
-SERVERS = ("gowsgi", "gowsgi-accesslog", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "gowsgi-gevent",
-           "gunicorn-gevent")
+SERVERS = ("gowsgi", "gowsgi-accesslog", "gowsgi-preload", "gunicorn-sync", "gunicorn-gthread", "uwsgi",
+           "gowsgi-gevent", "gunicorn-gevent")
 GEVENT_SERVERS = ("gowsgi-gevent", "gunicorn-gevent")
 # The servers whose transfer rates and start-up times are measured: gowsgi and those its targets
 # name.
-EXTRA_SERVERS = ("gowsgi", "gunicorn-sync", "uwsgi")
+EXTRA_SERVERS = ("gowsgi", "gowsgi-preload", "gunicorn-sync", "uwsgi")
 GTHREAD_THREADS = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -99,6 +101,8 @@ def server_command(server, app, port, workers, log_directory):
     gunicorn = [sys.executable, "-m", "gunicorn", app.spec, "-b", bind, "-w", str(workers)]
     if server == "gowsgi":
         return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers)]
+    if server == "gowsgi-preload":
+        return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers), "--preload"]
     if server == "gowsgi-accesslog":
         # gowsgi with its access log on, in the default format, to a file: what logging costs.
         access_log = Path(log_directory) / f"access-{app.module}.log"
@@ -122,7 +126,8 @@ def missing_servers():
     """Maps each server that cannot run here to the reason, saying what to install."""
     missing = {}
     if not os.access(GOWSGI, os.X_OK):
-        missing["gowsgi"] = missing["gowsgi-accesslog"] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
+        for server in ("gowsgi", "gowsgi-accesslog", "gowsgi-preload"):
+            missing[server] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
     if importlib.util.find_spec("gunicorn") is None:
         reason = f"gunicorn is not installed for {sys.executable}: apt-get install gunicorn"
         missing["gunicorn-sync"] = missing["gunicorn-gthread"] = missing["gunicorn-gevent"] = reason
@@ -230,8 +235,18 @@ class RunningServer:
                     pss = int(re.search(r"^Pss:\s+(\d+) kB", rollup.read(), re.MULTILINE).group(1))
             except (OSError, AttributeError):
                 continue
-            out.append(("master" if index == 0 else "worker", pss))
+            out.append(("master" if index == 0 else role(pid), pss))
         return out
+
+
+def role(pid):
+    """What a process below the master is: gowsgi's fork server (--preload) names itself."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            title = cmdline.read().split(b"\0")[0]
+    except OSError:
+        return "worker"
+    return "fork server" if title.startswith(b"gowsgi: fork server") else "worker"
 
 
 def run_wrk(url, duration, connections):
@@ -488,8 +503,17 @@ def print_targets(results, transfers, startup):
         ours, theirs = startup["gowsgi"], startup["gunicorn-sync"]
         check("start-up to the first 200 <= gunicorn's", f"{ours:.3f} s against {theirs:.3f} s",
               ours <= theirs)
+    preload, uwsgi = measured.get(("gowsgi-preload", "flask")), measured.get(("uwsgi", "flask"))
+    if preload is not None and uwsgi is not None and preload.memory and uwsgi.memory:
+        ours, theirs = (sum(kb for _, kb in r.memory) / 1024 for r in (preload, uwsgi))
+        check("Flask PSS of every process with --preload <= uWSGI's", f"{ours:.1f} MiB against {theirs:.1f}",
+              ours <= theirs)
+    if startup.get("gowsgi-preload") is not None and startup.get("uwsgi") is not None:
+        ours, theirs = startup["gowsgi-preload"], startup["uwsgi"]
+        check("start-up to the first 200 with --preload <= uWSGI's", f"{ours:.3f} s against {theirs:.3f} s",
+              ours <= theirs)
     if checks:
-        print("\ntargets (shared issue 6), from this run:")
+        print("\ntargets (shared issues 6 and 12), from this run:")
         print(*checks, sep="\n")
 
 

@@ -101,7 +101,7 @@ func newExtraOptions() extraOptions {
 }
 
 func (e *extraOptions) declare(fs *pflag.FlagSet) {
-	fs.BoolVar(&e.preload, "preload", false, "import the app before the workers start (each worker imports it again for now)")
+	fs.BoolVar(&e.preload, "preload", false, "import the app once, in a fork server, and fork every worker from it")
 	fs.StringVar(&e.paste, "paste", "", "load the app from the PasteDeploy `FILE`[#SECTION] instead of APP_MODULE")
 	fs.StringVar(&e.paste, "paster", "", "the same as --paste `FILE`")
 	fs.StringArrayVar(&e.pasteGlobal, "paste-global", nil, "pass `KEY=VALUE` to PasteDeploy's global configuration; repeatable")

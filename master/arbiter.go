@@ -171,6 +171,11 @@ type arbiter struct {
 	// balance is the table in which workers publish their connection counts (package
 	// balance); nil when it could not be made, and workers then accept without it.
 	balance *balance.Table
+	// zygote is the fork server that workers start from with --preload, nil when there is none
+	// yet; fallbackZygote, the one from before a HUP, until zygote has loaded the app (see
+	// preload.go). zygoteReady carries the reports of fork servers that have loaded it.
+	zygote, fallbackZygote *zygote
+	zygoteReady            chan zygoteReady
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
@@ -185,6 +190,7 @@ func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 		signals:         make(chan os.Signal, 16),
 		exits:           make(chan workerExit, 16),
 		reports:         make(chan workerReport, 64),
+		zygoteReady:     make(chan zygoteReady, 2),
 		hooks:           cfg.ShellHooks,
 		binds:           cfg.Binds,
 	}
@@ -223,8 +229,11 @@ func (a *arbiter) run() int {
 			}
 		case report := <-a.reports:
 			a.handleReport(report)
+		case ready := <-a.zygoteReady:
+			a.zygoteLoaded(ready)
 		case <-health.C:
 			a.checkHealth()
+			a.checkZygote()
 			a.checkPromotion()
 		case <-a.wakeChannel():
 			a.wake = nil
@@ -274,6 +283,7 @@ func (a *arbiter) reload() {
 	errorlog.Info("Hang up: Master")
 	if a.reconfigure() {
 		a.generation++
+		a.replaceZygote()
 		a.onReload()
 	}
 }
@@ -305,7 +315,22 @@ func (a *arbiter) maintain() (exitCode int, done bool) {
 		return 0, false
 	}
 	for missing := a.wanted - len(live); missing > 0; missing-- {
+		if a.cfg.Preload {
+			z, err := a.readyZygote()
+			if err != nil {
+				errorlog.Error("Can't start the fork server: %v", err)
+				return a.shutDown(true, exitFailure, "Can't start workers.")
+			}
+			if z == nil {
+				// Workers start once it has loaded the app (zygoteLoaded).
+				return 0, false
+			}
+		}
 		if err := a.spawnWorker(); err != nil {
+			if a.cfg.Preload {
+				a.forkFailed(err)
+				return 0, false
+			}
 			errorlog.Error("Can't start a worker: %v", err)
 			return a.shutDown(true, exitFailure, "Can't start workers.")
 		}
@@ -318,6 +343,9 @@ func (a *arbiter) maintain() (exitCode int, done bool) {
 func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	w, known := a.workers[exit.pid]
 	if !known {
+		if z := a.zygoteOf(exit.pid); z != nil {
+			return a.zygoteExited(z, exit.state)
+		}
 		a.reapNewMaster(exit)
 		return 0, false
 	}
@@ -333,8 +361,13 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	case code == ExitWorkerBootError || code == ExitAppLoadError:
 		return a.cannotBoot(w, exit.pid, code)
 	case code == ExitWorkerReload:
-		// A file of the app changed (--reload): a fresh worker loads it again, at once.
+		// A file of the app changed (--reload): a fresh worker loads it again, at once, from a
+		// fork server that imports it afresh with --preload.
 		errorlog.Info("Worker (pid:%d) exited to reload the app", exit.pid)
+		if a.zygote != nil && a.zygote.started.Before(w.started) {
+			a.zygote.stop()
+			a.zygote = nil
+		}
 		return 0, false
 	case code != 0:
 		errorlog.Error("Worker (pid:%d) exited with code %d", exit.pid, code)
@@ -362,6 +395,7 @@ func (a *arbiter) delayRespawnAfterYoungDeath(pid int, lifetime time.Duration) {
 func (a *arbiter) shutDown(graceful bool, exitCode int, reason string) (int, bool) {
 	closeAll(a.listeners)
 	a.listeners = nil
+	a.stopZygotes()
 	a.stopWorkers(graceful)
 	errorlog.Info("Shutting down: Master")
 	if reason != "" {
@@ -432,7 +466,7 @@ func (a *arbiter) liveWorkers() (live, outdated []*workerProcess) {
 func (a *arbiter) stopGracefully(w *workerProcess) {
 	w.retiring = true
 	w.stopBy = time.Now().Add(a.gracefulTimeout + stopGrace)
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	_ = w.proc.Signal(syscall.SIGTERM)
 }
 
 // wakeChannel fires when a delayed respawn is due; nil (never ready) when none is pending.

@@ -140,7 +140,7 @@ func (a *arbiter) checkHealth() {
 				took = now.Sub(w.busySince)
 			}
 			errorlog.Error("Worker %d (pid %d) timed out after %d s while %s",
-				w.id, w.cmd.Process.Pid, int(took/time.Second), w.activity)
+				w.id, w.proc.Pid, int(took/time.Second), w.activity)
 			a.abort(w)
 		}
 	}
@@ -151,16 +151,16 @@ func (a *arbiter) checkHealth() {
 // there after abortGrace. Its exit is not logged again when it is reaped.
 func (a *arbiter) abort(w *workerProcess) {
 	w.retiring, w.abortedAt = true, time.Now()
-	_ = w.cmd.Process.Signal(syscall.SIGABRT)
+	_ = w.proc.Signal(syscall.SIGABRT)
 }
 
 // kill ends a worker with SIGKILL; its exit is not logged again when it is reaped.
 func (a *arbiter) kill(w *workerProcess) {
 	w.retiring, w.killed = true, true
-	_ = w.cmd.Process.Signal(syscall.SIGKILL)
+	_ = w.proc.Signal(syscall.SIGKILL)
 }
 
 // logWorker logs an event of one worker, naming it by number and pid.
 func (a *arbiter) logWorker(w *workerProcess, format string, args ...any) {
-	errorlog.Info("Worker %d (pid %d) "+format, append([]any{w.id, w.cmd.Process.Pid}, args...)...)
+	errorlog.Info("Worker %d (pid %d) "+format, append([]any{w.id, w.proc.Pid}, args...)...)
 }

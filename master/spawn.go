@@ -36,7 +36,7 @@ const ExitWorkerReload = 5
 // workerProcess is one worker as the master tracks it.
 type workerProcess struct {
 	id      int
-	cmd     *exec.Cmd
+	proc    *os.Process
 	started time.Time
 	// retiring is set once the master has asked the worker to stop: it no longer counts towards
 	// the wanted number of workers and is not replaced when it exits. stopBy is when a worker
@@ -76,61 +76,92 @@ func selfCommand() *exec.Cmd {
 	return &exec.Cmd{Path: "/proc/self/exe", Args: os.Args}
 }
 
-// spawnWorker starts one worker with the listeners as descriptors 3, 4, … and the environment
-// that puts it in worker mode. It must run on the arbiter's locked thread: the kernel kills the
-// worker when the thread that started it ends, which is what makes workers die with the master.
+// spawnWorker starts one worker: with --preload, the fork server forks it (fork); otherwise
+// the binary is started again in worker mode (execWorker). It must run on the arbiter's locked
+// thread: the kernel kills the worker when the thread that started it ends, which is what makes
+// workers die with the master.
 func (a *arbiter) spawnWorker() error {
 	a.lastID++
 	a.preFork(a.lastID)
-	cmd := a.newCommand()
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
-	}
 	heartbeat, heartbeatEnd, err := os.Pipe()
 	if err != nil {
 		return err
 	}
-	// The worker's end of the pipe follows the listeners; the master keeps only the read end, so
-	// that the pipe reaches end of file when the worker exits.
+	// The master keeps only the read end, so that the pipe reaches end of file when the worker
+	// exits.
 	defer heartbeatEnd.Close()
-	cmd.Env = append(cmd.Env,
-		WorkerIDEnv+"="+strconv.Itoa(a.lastID),
-		ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)),
-		HeartbeatFDEnv+"="+strconv.Itoa(FirstListenFD+len(a.listeners)))
-	cmd.Env = append(a.env.forWorker(cmd.Env), a.cfg.WorkerEnv()...)
-	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
 	slot := a.balance.Claim()
+	var proc *os.Process
+	var wait func() *os.ProcessState
+	if a.cfg.Preload {
+		z := a.zygote
+		if proc, err = z.fork(workerEnv(a.lastID, z.listeners, slot), heartbeatEnd); err == nil {
+			wait = func() *os.ProcessState {
+				state, _ := proc.Wait()
+				return state
+			}
+		}
+	} else {
+		proc, wait, err = a.execWorker(workerEnv(a.lastID, len(a.listeners), slot), heartbeatEnd, slot)
+	}
+	if err != nil {
+		heartbeat.Close()
+		a.balance.Release(slot)
+		return err
+	}
+	pid := proc.Pid
+	now := time.Now()
+	a.workers[pid] = &workerProcess{id: a.lastID, proc: proc, started: now, generation: a.generation,
+		heardAt: now, activity: "booting", balanceSlot: slot}
+	errorlog.Info("Booting worker with pid: %d", pid)
+	a.shareWorkers()
+	go a.readHeartbeat(pid, heartbeat)
+	go func() { a.exits <- workerExit{pid: pid, state: wait()} }()
+	return nil
+}
+
+// workerEnv are the variables that make a process a worker, in a process that holds listeners
+// listening sockets as descriptors FirstListenFD, …: its heartbeat pipe follows them, and the
+// balance table, when it has a slot in it, follows the pipe.
+func workerEnv(id, listeners, slot int) []string {
+	env := []string{WorkerIDEnv + "=" + strconv.Itoa(id),
+		HeartbeatFDEnv + "=" + strconv.Itoa(FirstListenFD+listeners)}
 	if slot != 0 {
-		cmd.Env = append(cmd.Env, balance.EnvValue(FirstListenFD+len(cmd.ExtraFiles), slot))
+		env = append(env, balance.EnvValue(FirstListenFD+listeners+1, slot))
+	}
+	return env
+}
+
+// execWorker starts the binary in worker mode with env, the listeners as descriptors 3, 4, …,
+// heartbeatEnd and the balance table after them; wait waits for its end.
+func (a *arbiter) execWorker(env []string, heartbeatEnd *os.File, slot int) (proc *os.Process, wait func() *os.ProcessState, err error) {
+	cmd := a.newCommand()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, ListenFDsEnv+"="+strconv.Itoa(len(a.listeners)))
+	cmd.Env = append(append(a.env.forWorker(cmd.Env), env...), a.cfg.WorkerEnv()...)
+	cmd.ExtraFiles = append(slices.Clip(a.listeners), heartbeatEnd)
+	if slot != 0 {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, a.balance.File())
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	a.host.prepareWorker(cmd)
 	if err := cmd.Start(); err != nil {
-		heartbeat.Close()
-		a.balance.Release(slot)
-		return err
+		return nil, nil, err
 	}
-	pid := cmd.Process.Pid
-	now := time.Now()
-	a.workers[pid] = &workerProcess{id: a.lastID, cmd: cmd, started: now, generation: a.generation,
-		heardAt: now, activity: "booting", balanceSlot: slot}
-	errorlog.Info("Booting worker with pid: %d", pid)
-	a.shareWorkers()
-	go a.readHeartbeat(pid, heartbeat)
-	go func() {
+	return cmd.Process, func() *os.ProcessState {
 		// The error only repeats the exit status, which the ProcessState carries.
 		_ = cmd.Wait()
-		a.exits <- workerExit{pid: pid, state: cmd.ProcessState}
-	}()
-	return nil
+		return cmd.ProcessState
+	}, nil
 }
 
 // signalWorker sends sig to one worker; a worker that has just exited is no error.
 func (a *arbiter) signalWorker(pid int, sig syscall.Signal) {
 	if w, ok := a.workers[pid]; ok {
-		_ = w.cmd.Process.Signal(sig)
+		_ = w.proc.Signal(sig)
 	}
 }
 

@@ -1,4 +1,5 @@
-# Runs once in each worker's interpreter, before the application is imported.
+# Runs once in each worker's interpreter, before the application is imported (with --preload,
+# once in the fork server's, which workers are forked from).
 import ast
 import importlib
 import json
@@ -35,15 +36,45 @@ def _at_exit():
 
 
 def _setup(paths):
-    """Put the app's directory and --pythonpath first on sys.path, as gunicorn does, and have a
-    crash in C (a segfault in an extension) print the Python stack that led to it."""
-    import faulthandler
-    faulthandler.enable(all_threads=False)
+    """Put the app's directory and --pythonpath first on sys.path, as gunicorn does."""
     entries = [p for p in paths.split("\n") if p]
     for p in reversed(entries):
         if p in sys.path:
             sys.path.remove(p)
         sys.path.insert(0, p)
+
+
+def _report_crashes():
+    """Have a crash in C (a segfault in an extension) print the Python stack that led to it."""
+    import faulthandler
+    faulthandler.enable(all_threads=False)
+
+
+def _preloaded():
+    """The fork server of --preload has loaded the app and forks workers from now on. Output
+    still buffered would be written once by each worker, and the cyclic collector of each
+    worker would write to every object the app made (its GC header), copying the page it is
+    on: gc.freeze leaves those objects out of collections, as Python's documentation advises
+    before forking workers."""
+    import gc
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    gc.freeze()
+
+
+def _after_fork():
+    """In a worker the fork server has just forked, before its Go runtime starts: put back
+    the signal handlers faulthandler replaced, so that Go's runtime takes the signals as in any
+    worker (the worker enables faulthandler again once Go runs), and give gevent's hub, if the
+    app made one, a loop of its own, as gevent's own fork does."""
+    import faulthandler
+    faulthandler.disable()
+    hub = sys.modules.get("gevent.hub")
+    if hub is not None:
+        hub.reinit()
 
 
 def _missing_module(exc, module):

@@ -65,13 +65,17 @@ func PatchGevent() error {
 		return errors.New("cannot set up gevent: " + msg)
 	}
 	if missing != 0 {
-		v := Version()
-		if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
-			v = parts[0] + "." + parts[1]
-		}
-		return &GeventMissing{Version: v, Executable: Executable()}
+		return geventMissing()
 	}
 	return nil
+}
+
+func geventMissing() *GeventMissing {
+	v := Version()
+	if parts := strings.SplitN(v, ".", 3); len(parts) >= 2 {
+		v = parts[0] + "." + parts[1]
+	}
+	return &GeventMissing{Version: v, Executable: Executable()}
 }
 
 // StartHub sends every request from now on to gevent's hub, which RunHub then runs. Call it

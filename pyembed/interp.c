@@ -1,5 +1,5 @@
-/* Interpreter start-up, thread states and app loading. Start-up stays in this one file so that a
- * later pre-fork mode (initialise before the Go runtime, then fork) has one place to change. */
+/* Interpreter start-up, thread states and app loading. The fork server of --preload (zygote.c)
+ * starts the interpreter with the same code, before Go's runtime exists. */
 #include "pyembed.h"
 #include <string.h>
 #include <stdlib.h>
@@ -31,6 +31,8 @@ void gw_leave(void) {
         return;
     thread_state = PyEval_SaveThread();
 }
+
+static int report_crashes(void);
 
 static char *dup_status(PyStatus st) {
     const char *m = st.err_msg ? st.err_msg : "unknown error";
@@ -68,20 +70,13 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
     PyObject *globals = PyDict_New();
     PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins());
     PyObject *r = PyRun_String(bootstrap, Py_file_input, globals, globals);
-    if (r != NULL) {
-        Py_DECREF(r);
-        PyObject *setup = PyDict_GetItemString(globals, "_setup");
-        gw_abort_save_runtime();
-        r = PyObject_CallFunction(setup, "s", paths);
-        gw_abort_route();
-        Py_XDECREF(r);
-    }
     if (r == NULL) {
         *err = gw_format_exception();
         Py_DECREF(globals);
         gw_leave();
         return -1;
     }
+    Py_DECREF(r);
     load_app = PyDict_GetItemString(globals, "_load_app");
     thread_stack = PyDict_GetItemString(globals, "_thread_stack");
     request_timeout = PyDict_GetItemString(globals, "RequestTimeout");
@@ -94,8 +89,37 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
     format_exception = PyObject_GetAttrString(tb, "format_exception");
     Py_DECREF(tb);
     Py_DECREF(globals);
+    r = PyObject_CallFunction(gw_bootstrap("_setup"), "s", paths);
+    if (r != NULL && report_crashes() == 0) {
+        Py_DECREF(r);
+        gw_leave();
+        return 0;
+    }
+    Py_XDECREF(r);
+    *err = gw_format_exception();
     gw_leave();
-    return 0;
+    return -1;
+}
+
+/* report_crashes makes a crash in C (a segfault in an extension) print the Python stack that
+ * led to it, through faulthandler, while a SIGABRT that another process sends still reaches
+ * Go's handler (abort.c). Called with the GIL held, after Go's runtime has installed its
+ * signal handlers when there is one. */
+static int report_crashes(void) {
+    gw_abort_save_runtime();
+    PyObject *r = PyObject_CallNoArgs(gw_bootstrap("_report_crashes"));
+    gw_abort_route();
+    Py_XDECREF(r);
+    return r != NULL ? 0 : -1;
+}
+
+/* gw_report_crashes is report_crashes for a worker forked from the fork server (zygote.c),
+ * whose Go runtime started after the interpreter: the fork server undid it before the fork. */
+void gw_report_crashes(void) {
+    gw_enter();
+    if (report_crashes() < 0)
+        PyErr_Print();
+    gw_leave();
 }
 
 const char *gw_version(void) { return Py_GetVersion(); }

@@ -118,10 +118,12 @@ func LoadApp(module, attr string, call bool, args string) (*App, error) {
 	return &App{obj: obj}, nil
 }
 
+var errWSGISetup = errors.New("cannot prepare the WSGI environ (see the traceback above)")
+
 // SetupWSGI prepares the environ constants every request shares.
 func SetupWSGI(multithread, multiprocess bool) error {
 	if C.gw_setup_wsgi(cbool(multithread), cbool(multiprocess)) != 0 {
-		return errors.New("cannot prepare the WSGI environ (see the traceback above)")
+		return errWSGISetup
 	}
 	return nil
 }

@@ -21,7 +21,17 @@ void gw_probe(void);
 void gw_at_exit(void);
 void gw_abort_save_runtime(void);
 void gw_abort_route(void);
+void gw_report_crashes(void);
 PyObject *gw_bootstrap(const char *name);
+
+/* The fork server of --preload (zygote.c): what a worker forked from it, or a fork server that
+ * could not load the app, finds once Go's runtime runs. */
+enum { GW_ZYGOTE_NONE, GW_ZYGOTE_FORKED, GW_ZYGOTE_FAILED };
+int gw_zygote_state(void);
+PyObject *gw_zygote_app(void);
+char *gw_zygote_notes(void);
+const char *gw_zygote_worker_env(size_t *len);
+void gw_zygote_failure(const char **step, char **kind, char **detail);
 
 /* What --reload needs (reload.c). */
 char *gw_module_files(void);

@@ -35,6 +35,20 @@ def gowsgi(tmp_path):
     factory.stop_all()
 
 
+# How the lifecycle tests' servers start workers: each by executing gowsgi, or forked from the
+# fork server of --preload, which imported the app once.
+SPAWN_MODES = {"exec": (), "preload": ("--preload",)}
+
+
+@pytest.fixture(params=sorted(SPAWN_MODES))
+def either_gowsgi(request, tmp_path):
+    """Like gowsgi, run once for each way of starting workers (SPAWN_MODES); a module makes it
+    its gowsgi to run all its tests both ways."""
+    factory = ServerFactory(tmp_path, SPAWN_MODES[request.param])
+    yield factory
+    factory.stop_all()
+
+
 @pytest.fixture(scope="module")
 def module_gowsgi(tmp_path_factory):
     """Like gowsgi, for servers shared by the tests of one module."""

@@ -14,8 +14,10 @@ from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-# GOWSGI_BINARY runs the suite against another build (an installed one, say).
+# GOWSGI_BINARY runs the suite against another build (an installed one, say), and
+# GOWSGI_TEST_ARGS adds options to every server the fixtures start (--preload, say).
 GOWSGI = Path(os.environ.get("GOWSGI_BINARY") or REPO_ROOT / "bin" / "gowsgi")
+TEST_ARGS = os.environ.get("GOWSGI_TEST_ARGS", "").split()
 APPS = TESTS_DIR / "apps"
 PYTHON = "/usr/bin/python3"
 
@@ -28,7 +30,7 @@ RUNNING = []
 # Variables from the developer's shell that would change what the server does: each test states
 # the ones it wants.
 ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "GOWSGI_CMD_ARGS",
-               "GUNICORN_CMD_ARGS")
+               "GUNICORN_CMD_ARGS", "GOWSGI_BINARY", "GOWSGI_TEST_ARGS")
 
 
 def require_binary():
@@ -119,6 +121,34 @@ def children(pid):
     return sorted(found)
 
 
+def title(pid):
+    """The title a gowsgi process shows in ps ("gowsgi: worker [app:app]"), "" when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def is_fork_server(pid):
+    return title(pid).startswith("gowsgi: fork server")
+
+
+def is_worker_of_master(pid):
+    """Whether a child of the master is a worker: not the fork server of --preload, nor a
+    process the master has forked and not yet executed, which still shows the master's title."""
+    return not title(pid).startswith(("gowsgi: fork server", "gowsgi: master"))
+
+
+def workers_of(master):
+    """The master's live workers."""
+    return [pid for pid in children(master) if is_worker_of_master(pid)]
+
+
+def fork_server_of(master):
+    """The pid of the master's fork server (--preload), or None."""
+    return next((pid for pid in children(master) if is_fork_server(pid)), None)
+
+
 def wait_for(predicate, timeout, interval=0.05):
     """Polls predicate until it returns something true; returns that value, or None on timeout."""
     deadline = time.monotonic() + timeout
@@ -185,7 +215,11 @@ class Server:
     def workers(self):
         pids = children(self.pid)
         self._known_workers.update(pids)
-        return pids
+        return [pid for pid in pids if is_worker_of_master(pid)]
+
+    def fork_server(self):
+        """The pid of the fork server (--preload), or None."""
+        return fork_server_of(self.pid)
 
     def wait_workers(self, count, timeout=START_TIMEOUT):
         """Waits until the master has exactly count live children and returns their pids."""
@@ -228,8 +262,10 @@ class Server:
 class ServerFactory:
     """Starts servers in one directory for logs and stops them all at the end."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, extra_args=()):
+        """extra_args go on every server's command line, before its own (--preload, say)."""
         self.log_dir = Path(log_dir)
+        self.extra_args = [*TEST_ARGS, *extra_args]
         self.servers = []
 
     def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True):
@@ -239,7 +275,7 @@ class ServerFactory:
         bind_args = ["-b", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] if bind else []
         app_args = [app] if app is not None else []
         log_path = self.log_dir / f"gowsgi-{len(self.servers)}-{port}.log"
-        server = Server([*bind_args, *args, *app_args], cwd, env, log_path, host, port)
+        server = Server([*bind_args, *self.extra_args, *args, *app_args], cwd, env, log_path, host, port)
         self.servers.append(server)
         if wait:
             server.wait_ready()

@@ -281,7 +281,8 @@ def test_nworkers_changed_and_child_exit_see_the_master(gowsgi, site):
             server.log.info("child_exit pid=%s age=%s", worker.pid, worker.age)
         '''))
     server = serve(gowsgi, site, port)
-    (first,) = non_hook_children(server)
+    # The port accepts as soon as the master listens, before its first worker may exist.
+    (first,) = wait_for(lambda: non_hook_children(server), 10)
     server.signal(signal.SIGTTIN)
     server.wait_log("nworkers_changed 1 -> 2, 1 running")
     server.signal(signal.SIGTTOU)

@@ -14,9 +14,15 @@ import pytest
 import requests
 
 import support
-from support import APPS, alive, children, wait_for
+from support import APPS, alive, wait_for, workers_of
 
 APP = "lifecycle_app:app"
+
+
+@pytest.fixture
+def gowsgi(either_gowsgi):
+    """Every test here runs twice: with workers that import the app, and with --preload."""
+    return either_gowsgi
 
 
 class ClientLoad:
@@ -160,7 +166,7 @@ def test_nothing_is_lost_under_load_while_the_master_changes_workers(gowsgi, wor
     finally:
         load.stop()
         if new_master and alive(new_master):
-            workers = children(new_master)
+            workers = workers_of(new_master)
             os.kill(new_master, signal.SIGTERM)
             wait_for(lambda: not alive(new_master) and not any(alive(w) for w in workers), 15)
     print(f"\nload test ({' '.join(worker_class)}): {load.total} requests, {load.succeeded} answered, "
@@ -226,6 +232,8 @@ def test_hup_with_an_app_that_no_longer_loads_keeps_the_old_workers(gowsgi, tmp_
 
 
 def test_worker_that_cannot_be_replaced_serves_on(gowsgi, tmp_path):
+    if "--preload" in gowsgi.extra_args:
+        pytest.skip("with --preload a replacement is forked from the app as loaded before (see test_preload.py)")
     shutil.copy(APPS / "lifecycle_app.py", tmp_path)
     source = tmp_path / "lifecycle_app.py"
     good = source.read_text()

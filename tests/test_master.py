@@ -14,6 +14,12 @@ from support import alive, port_accepts, wait_for
 LOG_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR|CRITICAL)\] ")
 
 
+@pytest.fixture
+def gowsgi(either_gowsgi):
+    """Every test here runs twice: with workers that import the app, and with --preload."""
+    return either_gowsgi
+
+
 def served_pid(server, timeout=10):
     response = requests.get(server.url + "/info", timeout=timeout)
     assert response.status_code == 200

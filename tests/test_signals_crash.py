@@ -16,6 +16,12 @@ from support import alive, children, free_port, port_accepts, run_gowsgi, wait_f
 APP = "crash_app:app"
 
 
+@pytest.fixture
+def gowsgi(either_gowsgi):
+    """Every test here runs twice: with workers that import the app, and with --preload."""
+    return either_gowsgi
+
+
 class ClientLoop:
     """One thread sending GET / on a new connection each time, recording who answered and when."""
 

@@ -78,6 +78,8 @@ type httpServer struct {
 	// adopter, when set, may take over connections that have a request ready (see serve).
 	adopter connAdopter
 
+	// closing says the worker is on its way out: a connection serves its current request, or
+	// one more if it is idle, and closes (see shutdown and closeConnections).
 	closing atomic.Bool
 
 	mu    sync.Mutex
@@ -204,6 +206,14 @@ func (s *httpServer) shutdown() {
 		}
 	}
 }
+
+// closeConnections makes each HTTP/1.1 connection close after its current response, or after
+// the next request of an idle one, while the worker still accepts: for a worker that has asked
+// to be replaced by one the fork server forks in milliseconds (--preload), so that a client's
+// next request finds whichever worker accepts its new connection, not the old one until its
+// replacement is ready. A client that keeps its connection busy would otherwise keep it on the
+// old worker for that long, well past --max-requests.
+func (s *httpServer) closeConnections() { s.closing.Store(true) }
 
 // wait blocks until every connection has closed or deadline passes, and reports whether all
 // closed.

@@ -22,6 +22,8 @@ type retirement struct {
 	limit int64
 	count atomic.Int64
 	once  sync.Once
+	// then, if set, runs once the worker has asked.
+	then func()
 }
 
 // newRetirement draws the request limit as gunicorn does: maxRequests plus a random number
@@ -67,7 +69,12 @@ func (r *retirement) watchMemory(limitMiB int) {
 }
 
 func (r *retirement) ask(reason string) {
-	r.once.Do(func() { r.hb.retire(reason) })
+	r.once.Do(func() {
+		r.hb.retire(reason)
+		if r.then != nil {
+			r.then()
+		}
+	})
 }
 
 // residentBytes reads the resident set size from /proc/self/statm (its second field, in pages).

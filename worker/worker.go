@@ -75,6 +75,9 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
+	if cfg.Preload {
+		retire.then = srv.closeConnections
+	}
 	if err := attachEngine(class, srv); err != nil {
 		errorlog.Error("Worker cannot start its event loop: %v", err)
 		return ExitBootError
@@ -168,25 +171,7 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 	}
 	runtime.LockOSThread()
 	setEnvironment(cfg.Env)
-	handler, err := wsgi.Load(wsgi.Options{
-		Virtualenv:   cfg.Virtualenv,
-		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
-		Multithread:  cfg.WorkerClass != "sync",
-		Gevent:       cfg.WorkerClass == "gevent",
-		Multiprocess: cfg.Workers > 1,
-		ScriptName:   scriptName(cfg),
-		ProxyHeaders: proxyHeaders(cfg.Proxy),
-		Module:       cfg.App.Module,
-		Attr:         cfg.App.Attr,
-		Call:         cfg.App.Call,
-		Args:         cfg.App.Args,
-		Hooks:        hookSources(cfg),
-		WorkerInfo:   workerInfo(cfg),
-		Logging:      wsgi.Logging(cfg.PythonLogging),
-		Spew:         cfg.Spew,
-		Paste:        cfg.Paste,
-		PasteGlobal:  cfg.PasteGlobal,
-	})
+	handler, err := wsgi.Load(appOptions(cfg))
 	var loadErr *wsgi.LoadError
 	var hooksErr *wsgi.HooksError
 	var noGevent *wsgi.GeventMissing
@@ -212,6 +197,29 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 		return nil, ExitBootError
 	}
 	return handler, 0
+}
+
+// appOptions says how the worker starts Python and loads the app.
+func appOptions(cfg *config.Config) wsgi.Options {
+	return wsgi.Options{
+		Virtualenv:   cfg.Virtualenv,
+		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
+		Multithread:  cfg.WorkerClass != "sync",
+		Gevent:       cfg.WorkerClass == "gevent",
+		Multiprocess: cfg.Workers > 1,
+		ScriptName:   scriptName(cfg),
+		ProxyHeaders: proxyHeaders(cfg.Proxy),
+		Module:       cfg.App.Module,
+		Attr:         cfg.App.Attr,
+		Call:         cfg.App.Call,
+		Args:         cfg.App.Args,
+		Hooks:        hookSources(cfg),
+		WorkerInfo:   workerInfo(cfg),
+		Logging:      wsgi.Logging(cfg.PythonLogging),
+		Spew:         cfg.Spew,
+		Paste:        cfg.Paste,
+		PasteGlobal:  cfg.PasteGlobal,
+	}
 }
 
 // acceptSlice bounds each wait in Accept, so that the admission check before it is never older

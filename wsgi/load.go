@@ -51,45 +51,22 @@ type Logging struct {
 }
 
 // LoggingError says that the Python logging configuration failed; Detail is the traceback.
-type LoggingError struct{ Detail string }
-
-func (e *LoggingError) Error() string { return "Failed to configure Python logging:\n" + e.Detail }
+type LoggingError = pyembed.LoggingError
 
 // LoadError says why the application could not be loaded; Kind is one of: module not found,
 // import raised, attribute missing, not callable, factory failed, paste failed.
 type LoadError = pyembed.LoadError
 
 // Load starts the interpreter on the calling thread (which must stay locked to it) and loads the
-// app. A *LoadError means the app itself failed, a *HooksError the hooks module, a
+// app; in a worker forked by the fork server of --preload, it takes the app loaded there (see
+// loadPreloaded). A *LoadError means the app itself failed, a *HooksError the hooks module, a
 // *GeventMissing that gevent is not installed, a *LoggingError the logging configuration; any
 // other error, the interpreter.
 func Load(o Options) (*Handler, error) {
-	exe := ""
-	if o.Virtualenv != "" {
-		exe = venvPython(o.Virtualenv)
+	app, hooks, err := loadPreloaded(o)
+	if app == nil && err == nil {
+		app, hooks, err = load(o)
 	}
-	if err := pyembed.Initialize(pyembed.Options{Executable: exe, Paths: o.Paths}); err != nil {
-		return nil, err
-	}
-	if o.Gevent {
-		if err := useGevent(); err != nil {
-			return nil, err
-		}
-	}
-	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
-		return nil, err
-	}
-	if err := prepare(o); err != nil {
-		return nil, err
-	}
-	var hooks *pyembed.Hooks
-	if o.Hooks != "" {
-		var err error
-		if hooks, err = loadHooks(o.Hooks, o.WorkerInfo); err != nil {
-			return nil, err
-		}
-	}
-	app, err := pyembed.LoadApp(o.Module, o.Attr, o.Call, o.Args)
 	if err != nil {
 		return nil, err
 	}
@@ -101,25 +78,68 @@ func Load(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// prepare gives the interpreter the settings it applies before the hooks and the app are
-// imported (pyembed.Prepare), and logs its notes.
-func prepare(o Options) error {
+// load starts the interpreter and imports the hooks, if any, and then the app.
+func load(o Options) (*pyembed.App, *pyembed.Hooks, error) {
+	if err := pyembed.Initialize(pyembed.Options{Executable: executable(o), Paths: o.Paths}); err != nil {
+		return nil, nil, err
+	}
+	if o.Gevent {
+		if err := useGevent(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := pyembed.SetupWSGI(o.Multithread, o.Multiprocess); err != nil {
+		return nil, nil, err
+	}
+	notes, err := pyembed.Prepare(prepareSettings(o))
+	if err != nil {
+		return nil, nil, err
+	}
+	logNotes(notes)
+	hooks, err := importHooks(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	app, err := pyembed.LoadApp(o.Module, o.Attr, o.Call, o.Args)
+	return app, hooks, err
+}
+
+// importHooks imports the hooks module, if there is one.
+func importHooks(o Options) (*pyembed.Hooks, error) {
+	if o.Hooks == "" {
+		return nil, nil
+	}
+	return loadHooks(o.Hooks, o.WorkerInfo)
+}
+
+// executable is the python executable the interpreter takes as its own: the virtualenv's, or
+// "" for the one this binary embeds.
+func executable(o Options) string {
+	if o.Virtualenv == "" {
+		return ""
+	}
+	return venvPython(o.Virtualenv)
+}
+
+// prepareSettings are the settings the interpreter applies before the hooks and the app are
+// imported (pyembed.Prepare), as JSON.
+func prepareSettings(o Options) string {
 	settings, _ := json.Marshal(struct { // strings and a bool: it cannot fail
 		Logging     Logging  `json:"logging"`
 		Spew        bool     `json:"spew"`
 		Paste       string   `json:"paste"`
 		PasteGlobal []string `json:"paste_global"`
 	}{o.Logging, o.Spew, o.Paste, o.PasteGlobal})
-	notes, err := pyembed.Prepare(string(settings))
-	if err != nil {
-		return &LoggingError{Detail: err.Error()}
-	}
+	return string(settings)
+}
+
+// logNotes writes what pyembed.Prepare had to say to the error log.
+func logNotes(notes string) {
 	for _, note := range strings.Split(notes, "\n") {
 		if note != "" {
 			errorlog.Info("%s", note)
 		}
 	}
-	return nil
 }
 
 // venvPython is the virtualenv's interpreter; taking it as ours makes Python read the

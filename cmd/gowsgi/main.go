@@ -1,6 +1,6 @@
 // Command gowsgi serves a Python WSGI application with gunicorn's command line. The same binary
 // is the master, which supervises, and each worker, which the master starts by re-executing it
-// with GOWSGI_WORKER_ID set.
+// with GOWSGI_WORKER_ID set, or with --preload has its fork server fork (GOWSGI_ZYGOTE).
 package main
 
 import (
@@ -19,11 +19,13 @@ import (
 // version is gowsgi's release, replaced at build time with -ldflags "-X main.version=…".
 var version = "0.1.0"
 
-// isWorker says whether the master started this process as a worker; runningHooks, as the
-// process for its Python master hooks (master.HookProcessEnv); readingConfig, as a Python
-// config reader (config.ReadPythonEnv).
+// isWorker says whether the master started this process as a worker (a worker forked by the
+// fork server has its variables too: see pyembed's init); isZygote, as the fork server of
+// --preload (master.ZygoteEnv); runningHooks, as the process for its Python master hooks
+// (master.HookProcessEnv); readingConfig, as a Python config reader (config.ReadPythonEnv).
 var (
 	isWorker      = os.Getenv(master.WorkerIDEnv) != ""
+	isZygote      = !isWorker && os.Getenv(master.ZygoteEnv) != ""
 	runningHooks  = os.Getenv(master.HookProcessEnv) != ""
 	readingConfig = os.Getenv(config.ReadPythonEnv) != ""
 )
@@ -31,7 +33,7 @@ var (
 func init() {
 	// Python starts on the main goroutine, which must stay on the process's main thread;
 	// locking here, before main runs, keeps the runtime from moving it.
-	if isWorker || runningHooks || readingConfig {
+	if isWorker || isZygote || runningHooks || readingConfig {
 		runtime.LockOSThread()
 	}
 }
@@ -54,7 +56,7 @@ func run() int {
 		return 0
 	case err != nil:
 		fmt.Fprintf(os.Stderr, "gowsgi: error: %v\n", err)
-		if isWorker {
+		if isWorker || isZygote {
 			// The master checked this command line already, so something changed under it
 			// (a directory removed); respawning would fail the same way.
 			return worker.ExitBootError
@@ -77,15 +79,21 @@ func run() int {
 		}
 		return worker.RunMasterHooks(cfg)
 	}
+	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
+	hidden := []string{master.WorkerIDEnv, master.ListenFDsEnv, master.CheckAppEnv, master.ZygoteEnv,
+		config.FileEnv, config.FileTextEnv}
+	if isZygote {
+		// Its workers read them, in the environment it was started with.
+		control, _ := strconv.Atoi(os.Getenv(master.ZygoteEnv))
+		return worker.RunZygote(cfg, control, hidden)
+	}
 	if !isWorker {
 		return runMaster(cfg, settings)
 	}
 	checking := os.Getenv(master.CheckAppEnv) != ""
 	listenFDs := os.Getenv(master.ListenFDsEnv)
 	worker.Age, _ = strconv.Atoi(os.Getenv(master.WorkerIDEnv))
-	// The app must not see these: a gowsgi it starts as a subprocess would become a worker.
-	for _, name := range []string{master.WorkerIDEnv, master.ListenFDsEnv, master.CheckAppEnv,
-		config.FileEnv, config.FileTextEnv} {
+	for _, name := range hidden {
 		os.Unsetenv(name)
 	}
 	if checking {

@@ -1,0 +1,62 @@
+package wsgi
+
+import "gowsgi/pyembed"
+
+// Zygote is how the fork server of --preload works with its master.
+type Zygote struct {
+	// Control is the descriptor of the socket on which the master asks for workers.
+	Control int
+	// Hide are variables the app must not see, and Env -e's KEY=VALUE pairs, which it must.
+	Hide, Env []string
+	// Reload (--reload) has it fork workers even when the app cannot be imported: they serve
+	// the error until a file changes, as workers under --reload do.
+	Reload bool
+}
+
+// ExecZygote replaces this process with the fork server of --preload (pyembed/zygote.c), which
+// loads the app as Load does with o, and then forks workers for the master. It returns only
+// when that fails.
+func ExecZygote(o Options, z Zygote) error {
+	return pyembed.ExecZygote(pyembed.ZygoteOrders{
+		Control:         z.Control,
+		Options:         pyembed.Options{Executable: executable(o), Paths: o.Paths},
+		Hide:            z.Hide,
+		Setenv:          z.Env,
+		Gevent:          o.Gevent,
+		Multithread:     o.Multithread,
+		Multiprocess:    o.Multiprocess,
+		Settings:        prepareSettings(o),
+		Module:          o.Module,
+		Attr:            o.Attr,
+		Call:            o.Call,
+		Args:            o.Args,
+		ForkOnLoadError: z.Reload,
+	})
+}
+
+// PreloadFailed reports whether this process is a fork server that could not load the app;
+// Load then returns why.
+func PreloadFailed() bool { return pyembed.PreloadFailed() }
+
+// loadPreloaded takes the app that the fork server loaded, in a worker it forked: it starts
+// gevent's hub for this worker, and imports the hooks module, whose post_fork then runs as it
+// does in gunicorn with preload_app, after the app was imported. Under --reload, the app may
+// have failed to load there: the error is returned, for the worker to serve. Elsewhere it
+// returns nothing, or in a fork server that could not load the app, why.
+func loadPreloaded(o Options) (*pyembed.App, *pyembed.Hooks, error) {
+	app, notes, err := pyembed.Preloaded()
+	if !pyembed.Forked() {
+		return nil, nil, err
+	}
+	if o.Gevent {
+		if err := pyembed.StartHub(); err != nil {
+			return nil, nil, err
+		}
+	}
+	logNotes(notes)
+	if err != nil {
+		return nil, nil, err
+	}
+	hooks, err := importHooks(o)
+	return app, hooks, err
+}
