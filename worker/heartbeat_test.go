@@ -65,7 +65,7 @@ func TestRetirementAsksOnceAfterTheLimit(t *testing.T) {
 	hb, lines := pipeHeartbeat(t)
 	r := newRetirement(hb, 3, 0)
 	for range 7 {
-		r.served()
+		r.starting()
 	}
 	hb.idle()
 	for _, want := range []string{"retire served 3 requests (--max-requests)", "idle"} {

@@ -208,11 +208,9 @@ func (s *httpServer) shutdown() {
 }
 
 // closeConnections makes each HTTP/1.1 connection close after its current response, or after
-// the next request of an idle one, while the worker still accepts: for a worker that has asked
-// to be replaced by one the fork server forks in milliseconds (--preload), so that a client's
-// next request finds whichever worker accepts its new connection, not the old one until its
-// replacement is ready. A client that keeps its connection busy would otherwise keep it on the
-// old worker for that long, well past --max-requests.
+// the next request of an idle one: for a worker that has stopped accepting because it asked to
+// be replaced (--preload), so that its keep-alive clients move to the workers that accept,
+// not wait for the master to stop this one.
 func (s *httpServer) closeConnections() { s.closing.Store(true) }
 
 // wait blocks until every connection has closed or deadline passes, and reports whether all

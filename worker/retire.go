@@ -16,7 +16,8 @@ const memoryCheckInterval = time.Second
 
 // retirement asks the master, once, to replace this worker: after --max-requests (plus
 // jitter) requests, or when its resident memory grows past --max-worker-memory. The worker
-// keeps serving until the master has a replacement ready and sends TERM.
+// keeps serving until the master has a replacement ready and sends TERM, except under
+// --preload, where it stops accepting at once (see Run).
 type retirement struct {
 	hb    *heartbeat
 	limit int64
@@ -40,8 +41,10 @@ func newRetirement(hb *heartbeat, maxRequests, jitter int) *retirement {
 	return r
 }
 
-// served counts a finished request towards the limit.
-func (r *retirement) served() {
+// starting counts a request towards the limit as it starts, so that under --preload, where
+// asking stops the worker accepting and keeping connections alive, the request that reaches
+// the limit is the last one the worker serves: its answer already closes the connection.
+func (r *retirement) starting() {
 	if r.limit > 0 && r.count.Add(1) == r.limit {
 		r.ask(fmt.Sprintf("served %d requests (--max-requests)", r.limit))
 	}

@@ -68,15 +68,22 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		Sendfile:    cfg.Sendfile,
 		Protocol:    protocolOptions{HTTPParsing: cfg.HTTPParsing, HTTP2: cfg.HTTP2},
 	}, urlScheme(&cfg.TLS), func(req *wsgi.Request, w wsgi.ResponseWriter) {
+		retire.starting()
 		class.dispatch(req, w)
-		retire.served()
 	})
 	srv.peers = newPeerPolicy(cfg.Proxy)
 	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
+	accepting := newAcceptors(listeners)
 	if cfg.Preload {
-		retire.then = srv.closeConnections
+		// The fork server has the replacement serving within milliseconds: stopping now keeps
+		// the worker to its --max-requests, where serving on until then would not.
+		retire.then = func() {
+			srv.load.Leave()
+			accepting.close()
+			srv.closeConnections()
+		}
 	}
 	if err := attachEngine(class, srv); err != nil {
 		errorlog.Error("Worker cannot start its event loop: %v", err)
@@ -92,9 +99,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	go exitOnAbort(aborts, handler)
 	handler.PostWorkerInit()
-	for _, l := range listeners {
-		go acceptLoop(l, srv, class.admission())
-	}
+	accepting.start(srv, class.admission())
 	srv.publishLoad()
 	hb.ready()
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second, cfg.WorkerClass == "gevent")
@@ -111,11 +116,11 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		}
 		// Graceful: in-flight requests finish, idle keep-alive connections close.
 		srv.load.Leave()
-		for _, l := range listeners {
-			l.Close()
-		}
+		deadline := time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second)
+		accepting.close()
 		srv.shutdown()
-		srv.wait(time.Now().Add(time.Duration(cfg.GracefulTimeout) * time.Second))
+		accepting.wait(deadline)
+		srv.wait(deadline)
 		exit <- exitCode
 	}()
 	code = class.run(exit)
@@ -219,41 +224,6 @@ func appOptions(cfg *config.Config) wsgi.Options {
 		Spew:         cfg.Spew,
 		Paste:        cfg.Paste,
 		PasteGlobal:  cfg.PasteGlobal,
-	}
-}
-
-// acceptSlice bounds each wait in Accept, so that the admission check before it is never older
-// than this when a connection arrives.
-const acceptSlice = 20 * time.Millisecond
-
-func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
-	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
-	for {
-		if !gate.free() {
-			// Held back: the other workers must not pause to leave connections to this one.
-			srv.load.Hold()
-			gate.waitFree()
-			srv.load.Resume()
-			srv.publishLoad()
-		}
-		if deadline != nil {
-			deadline.SetDeadline(time.Now().Add(acceptSlice))
-		}
-		c, err := l.Accept()
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of descriptors and the like: back off instead of spinning.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		srv.accepted()
-		go srv.serveAccepted(c)
-		waitWhileAhead(srv.load)
 	}
 }
 
