@@ -5,7 +5,7 @@
 #include <string.h>
 #include <stdlib.h>
 
-static PyObject *set_app_fn, *event_fn, *pre_request_fn, *post_request_fn;
+static PyObject *set_app_fn, *event_fn, *pre_request_fn, *post_request_fn, *bind_fn;
 
 /* log_write is hooks.py's _log_write(level, text): one entry in gowsgi's error log. */
 static PyObject *log_write(PyObject *self, PyObject *args) {
@@ -72,10 +72,26 @@ char *gw_hooks_load(const char *source, const char *module, const char *info, ch
         event_fn = get_fn(globals, "_event");
         pre_request_fn = get_fn(globals, "_pre_request");
         post_request_fn = get_fn(globals, "_post_request");
+        bind_fn = get_fn(globals, "_bind");
     }
     Py_XDECREF(r);
     Py_XDECREF(writer);
     Py_XDECREF(globals);
+    gw_leave();
+    return names;
+}
+
+/* gw_hooks_bind gives the hooks gw_hooks_load imported before a fork the worker object of the
+ * process that runs them now, described by info; it returns what gw_hooks_load returns. */
+char *gw_hooks_bind(const char *info, char **msg) {
+    gw_enter();
+    char *names = NULL;
+    PyObject *r = PyObject_CallFunction(bind_fn, "s", info);
+    if (r == NULL)
+        *msg = gw_format_exception();
+    else
+        names = strdup(PyUnicode_AsUTF8(PyTuple_GET_ITEM(r, 0)));
+    Py_XDECREF(r);
     gw_leave();
     return names;
 }

@@ -55,13 +55,35 @@ func LoadHooks(sources, workerInfo string) (*Hooks, error) {
 	if names == nil {
 		return nil, &LoadError{Kind: takeString(kind), Detail: takeString(msg)}
 	}
+	return definedHooks(names), nil
+}
+
+// PreloadedHooks returns, in a worker forked by the fork server of --preload, the hooks the
+// fork server imported, given this worker's object (workerInfo, as LoadHooks takes it); nil
+// when the fork server imported none. A *LoadError says why the worker object failed.
+func PreloadedHooks(workerInfo string) (*Hooks, error) {
+	if C.gw_zygote_state() != C.GW_ZYGOTE_FORKED || C.gw_zygote_hooks() == 0 {
+		return nil, nil
+	}
+	cinfo := C.CString(workerInfo)
+	defer C.free(unsafe.Pointer(cinfo))
+	var msg *C.char
+	names := C.gw_hooks_bind(cinfo, &msg)
+	if names == nil {
+		return nil, &LoadError{Kind: "import raised", Detail: takeString(msg)}
+	}
+	return definedHooks(names), nil
+}
+
+// definedHooks takes hooks.py's names of the hooks defined, one a line.
+func definedHooks(names *C.char) *Hooks {
 	h := &Hooks{defined: map[string]bool{}}
 	for _, name := range strings.Split(takeString(names), "\n") {
 		if name != "" {
 			h.defined[name] = true
 		}
 	}
-	return h, nil
+	return h
 }
 
 // Defines reports whether the module has the named hook.

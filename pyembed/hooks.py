@@ -221,10 +221,16 @@ def _take(sources, names, into=_functions):
 def _load(sources, info):
     """Loads the worker's hooks; returns (names of the hooks defined, None, None) or (None,
     kind, message with traceback)."""
-    global _worker
     failure = _take(sources, HOOK_NAMES)
     if failure:
         return (None,) + failure
+    return _bind(info)
+
+
+def _bind(info):
+    """Gives the hooks the worker object they run with: again in each worker the fork server of
+    --preload forks, as it imported the hooks once for all of them."""
+    global _worker
     _worker = Worker(json.loads(info))
     return "\n".join(_functions), None, None
 

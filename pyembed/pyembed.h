@@ -32,6 +32,7 @@ PyObject *gw_zygote_app(void);
 char *gw_zygote_notes(void);
 const char *gw_zygote_worker_env(size_t *len);
 void gw_zygote_failure(const char **step, char **kind, char **detail);
+int gw_zygote_hooks(void);
 
 /* What --reload needs (reload.c). */
 char *gw_module_files(void);
@@ -72,6 +73,7 @@ void gw_call_copy_rest(gw_call *c, char *p);
 /* The hooks module (hooks.c). */
 char *gw_hooks_load(const char *source, const char *module, const char *info, char **kind,
                     char **msg);
+char *gw_hooks_bind(const char *info, char **msg);
 void gw_hooks_set_app(PyObject *app);
 PyObject *gw_hook_log_writer(void);
 void gw_hook_event(const char *name);

@@ -51,6 +51,7 @@ static void set_master_signals(void (*handler)(int)) {
 static int state = GW_ZYGOTE_NONE;
 static PyObject *app;
 static char *notes;                 /* _prepare's lines for the error log */
+static int hooks_loaded;            /* the hooks module was imported (gw_hooks_load) */
 static const char *failed_step;     /* see zygote.go's failure */
 static char *failed_kind, *failed_detail;
 static char *worker_env;            /* the master's "KEY=VALUE\0…" for this worker */
@@ -133,8 +134,9 @@ static void apply_environment(const orders *o) {
     }
 }
 
-/* load does what wsgi.Load does in a worker, up to the import of the app (the hooks module is
- * imported by each worker, after the fork). It returns 0, or -1 after fail. */
+/* load does what wsgi.Load does in a worker, up to the import of the app: the hooks module's
+ * too, before the app, as a worker imports it; each worker gets its own worker object for
+ * the hooks after the fork (gw_hooks_bind). It returns 0, or -1 after fail. */
 static int load(const orders *o) {
     char *err = NULL;
     if (gw_initialize(order(o, "executable"), order(o, "bootstrap"), order(o, "paths"), &err) != 0) {
@@ -158,6 +160,16 @@ static int load(const orders *o) {
         return -1;
     }
     char *kind = NULL, *msg = NULL;
+    const char *hooks = order(o, "hooks");
+    if (*hooks != '\0') {
+        char *names = gw_hooks_load(order(o, "hooks_source"), hooks, order(o, "hooks_info"), &kind, &msg);
+        if (names == NULL) {
+            fail("hooks", kind, msg);
+            return -1;
+        }
+        free(names);
+        hooks_loaded = 1;
+    }
     gw_enter();
     app = gw_load_app(order(o, "module"), order(o, "attr"), atoi(order(o, "call")),
                       order(o, "args"), &kind, &msg);
@@ -325,6 +337,8 @@ __attribute__((constructor)) static void zygote(int argc, char **argv, char **en
 }
 
 int gw_zygote_state(void) { return state; }
+
+int gw_zygote_hooks(void) { return hooks_loaded; }
 
 PyObject *gw_zygote_app(void) { return app; }
 

@@ -40,6 +40,9 @@ type ZygoteOrders struct {
 	Module, Attr string
 	Call         bool
 	Args         string
+	// Hooks are the hooks module's sources, and HooksInfo a worker object, as LoadHooks takes
+	// them; each forked worker gets its own object (PreloadedHooks).
+	Hooks, HooksInfo string
 	// ForkOnLoadError keeps the fork server forking workers when the app cannot be imported:
 	// Preloaded gives them the *LoadError, which they serve until a file changes (--reload).
 	ForkOnLoadError bool
@@ -75,6 +78,11 @@ func (o *ZygoteOrders) encode() []byte {
 	flag("multithread", o.Multithread)
 	flag("multiprocess", o.Multiprocess)
 	add("settings", o.Settings)
+	if o.Hooks != "" {
+		add("hooks", o.Hooks)
+		add("hooks_source", hooksSource)
+		add("hooks_info", o.HooksInfo)
+	}
 	add("module", o.Module)
 	add("attr", o.Attr)
 	flag("call", o.Call)
@@ -147,6 +155,9 @@ func Preloaded() (*App, string, error) {
 	return nil, "", nil
 }
 
+// HooksFailure says that the fork server could not import the hooks module.
+type HooksFailure struct{ *LoadError }
+
 // PreloadFailed reports whether this process is a fork server that could not load the app.
 func PreloadFailed() bool { return C.gw_zygote_state() == C.GW_ZYGOTE_FAILED }
 
@@ -167,6 +178,8 @@ func zygoteFailure() error {
 		return &LoggingError{Detail: d}
 	case "app":
 		return &LoadError{Kind: k, Detail: d}
+	case "hooks":
+		return &HooksFailure{&LoadError{Kind: k, Detail: d}}
 	}
 	return errors.New(d)
 }

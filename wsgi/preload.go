@@ -1,6 +1,10 @@
 package wsgi
 
-import "gowsgi/pyembed"
+import (
+	"errors"
+
+	"gowsgi/pyembed"
+)
 
 // Zygote is how the fork server of --preload works with its master.
 type Zygote struct {
@@ -30,6 +34,8 @@ func ExecZygote(o Options, z Zygote) error {
 		Attr:            o.Attr,
 		Call:            o.Call,
 		Args:            o.Args,
+		Hooks:           o.Hooks,
+		HooksInfo:       o.WorkerInfo,
 		ForkOnLoadError: z.Reload,
 	})
 }
@@ -38,13 +44,17 @@ func ExecZygote(o Options, z Zygote) error {
 // Load then returns why.
 func PreloadFailed() bool { return pyembed.PreloadFailed() }
 
-// loadPreloaded takes the app that the fork server loaded, in a worker it forked: it starts
-// gevent's hub for this worker, and imports the hooks module, whose post_fork then runs as it
-// does in gunicorn with preload_app, after the app was imported. Under --reload, the app may
-// have failed to load there: the error is returned, for the worker to serve. Elsewhere it
-// returns nothing, or in a fork server that could not load the app, why.
+// loadPreloaded takes the app and the hooks that the fork server loaded, in a worker it
+// forked: it starts gevent's hub for this worker, and runs post_fork, as gunicorn does in a
+// worker it forked with preload_app. Under --reload, the app may have failed to load there:
+// the error is returned, for the worker to serve. Elsewhere it returns nothing, or in a fork
+// server that could not load the app, why.
 func loadPreloaded(o Options) (*pyembed.App, *pyembed.Hooks, error) {
 	app, notes, err := pyembed.Preloaded()
+	var hooksFailed *pyembed.HooksFailure
+	if errors.As(err, &hooksFailed) {
+		err = &HooksError{Module: o.Hooks, LoadError: hooksFailed.LoadError}
+	}
 	if !pyembed.Forked() {
 		return nil, nil, err
 	}
@@ -57,6 +67,13 @@ func loadPreloaded(o Options) (*pyembed.App, *pyembed.Hooks, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	hooks, err := importHooks(o)
-	return app, hooks, err
+	pyembed.HookLog = LogFromPython
+	hooks, err := pyembed.PreloadedHooks(o.WorkerInfo)
+	if err != nil {
+		return nil, nil, &HooksError{Module: o.Hooks, LoadError: err.(*pyembed.LoadError)}
+	}
+	if hooks != nil {
+		hooks.Run(pyembed.PostFork)
+	}
+	return app, hooks, nil
 }
