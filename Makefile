@@ -47,7 +47,7 @@ define apt_install
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: go-check build-deps deps bench-deps build run test bench clean
+.PHONY: go-check build-deps deps bench-deps build run test bench bench-preload clean
 
 go-check:
 	@command -v go >/dev/null 2>&1 || { \
@@ -77,6 +77,9 @@ test: deps build
 
 bench: bench-deps build
 	$(PYTHON) bench/bench.py $(BENCH_FLAGS)
+
+bench-preload: bench-deps build
+	$(PYTHON) bench/preload.py
 
 clean:
 	rm -rf bin .pytest_cache

@@ -595,8 +595,13 @@ def main():
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def run(entry):
+    """Runs a benchmark's main; Ctrl-C ends it with the servers it started stopped."""
     try:
-        main()
+        entry()
     except KeyboardInterrupt:
         sys.exit("\nbench: interrupted; every server it started is stopped")
+
+
+if __name__ == "__main__":
+    run(main)

@@ -11,6 +11,12 @@ import requests
 TIMEOUT = 2
 
 
+@pytest.fixture
+def gowsgi(either_gowsgi):
+    """Every test here runs twice: with workers that import the app, and with --preload."""
+    return either_gowsgi
+
+
 def answer(server, path, timeout=30):
     started = time.monotonic()
     response = requests.get(server.url + path, timeout=timeout)
