@@ -3,6 +3,7 @@ package pyembed
 /*
 #include <stdlib.h>
 #include "pyembed.h"
+int gw_environ_set_software(const char *software);
 */
 import "C"
 
@@ -181,3 +182,15 @@ func Interrupt(thread uint64) string {
 // Probe returns once it has held the GIL: proof that Python can make progress. The caller
 // must be locked to its OS thread.
 func Probe() { C.gw_probe() }
+
+// SetServerSoftware gives every request's environ SERVER_SOFTWARE, the server's name and
+// version ("gowsgi/1.2.3"), once the interpreter is set up for WSGI (SetupWSGI, or the fork
+// server's).
+func SetServerSoftware(software string) error {
+	cs := C.CString(software)
+	defer C.free(unsafe.Pointer(cs))
+	if C.gw_environ_set_software(cs) != 0 {
+		return errWSGISetup
+	}
+	return nil
+}

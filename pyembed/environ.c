@@ -116,6 +116,19 @@ PyObject *gw_build_environ(const char *buf, Py_ssize_t len) {
     return env;
 }
 
+/* gw_environ_set_software puts SERVER_SOFTWARE in the template (RFC 3875 §4.1.17: every request
+ * has it). It takes the GIL. */
+int gw_environ_set_software(const char *software) {
+    gw_enter();
+    PyObject *value = PyUnicode_FromString(software);
+    int rc = value != NULL ? PyDict_SetItemString(environ_template, "SERVER_SOFTWARE", value) : -1;
+    Py_XDECREF(value);
+    if (rc < 0)
+        PyErr_Print();
+    gw_leave();
+    return rc;
+}
+
 /* gw_environ_setup makes the keys and the template; called once, with the GIL held. */
 int gw_environ_setup(int multithread, int multiprocess) {
     for (int i = 0; i < KEY_COUNT; i++) {

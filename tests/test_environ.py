@@ -1,10 +1,12 @@
 """The WSGI environ (PEP 3333 plus gunicorn's RAW_URI and REMOTE_PORT), seen from the app."""
 
 import json
+import subprocess
 
 import pytest
 
 import rawhttp
+import support
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +43,11 @@ def test_cgi_keys_for_a_simple_get(server):
     assert env["REMOTE_ADDR"] == "127.0.0.1"
     assert env["REMOTE_PORT"] == str(client_port)
     assert env["HTTP_HOST"] == f"127.0.0.1:{server.port}"
+    # RFC 3875 4.1.17: the server's name and version, as --version says them.
+    version = subprocess.run([str(support.GOWSGI), "--version"], capture_output=True, text=True).stdout.split()[1]
+    assert env["SERVER_SOFTWARE"] == f"gowsgi/{version}"
     for key in ("REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "RAW_URI", "SERVER_NAME",
-                "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "HTTP_HOST"):
+                "SERVER_PORT", "SERVER_PROTOCOL", "REMOTE_ADDR", "REMOTE_PORT", "HTTP_HOST", "SERVER_SOFTWARE"):
         assert payload["types"][key] == "str", key
 
 

@@ -199,6 +199,18 @@ def test_generator_first_chunk_arrives_before_the_last_is_produced(server, tmp_p
     assert rest == b"last\n"
 
 
+def test_a_response_complete_by_its_length_goes_out_before_the_app_finishes(server, tmp_path):
+    # PEP 3333: the server must not delay a block; the body is all there once the declared
+    # length is, whatever the app does before it stops iterating.
+    release = tmp_path / "release"
+    with rawhttp.Conn(server.port, timeout=5) as conn:
+        conn.send(rawhttp.build("GET", "/complete-then-until-file?path=" + quote(str(release))))
+        response = conn.read_response()
+        assert not release.exists()
+        release.touch()
+    assert response.status == 200 and response.body == b"complete\n"
+
+
 # start_response rules
 
 

@@ -21,6 +21,9 @@ import (
 	"gowsgi/wsgi"
 )
 
+// Version is gowsgi's release, which the app sees in SERVER_SOFTWARE.
+var Version = "dev"
+
 // Exit codes the master understands, as gunicorn uses them.
 const (
 	ExitBootError = 3
@@ -207,23 +210,24 @@ func loadApp(cfg *config.Config) (*wsgi.Handler, int) {
 // appOptions says how the worker starts Python and loads the app.
 func appOptions(cfg *config.Config) wsgi.Options {
 	return wsgi.Options{
-		Virtualenv:   cfg.Virtualenv,
-		Paths:        append([]string{cfg.Chdir}, cfg.PythonPath...),
-		Multithread:  cfg.WorkerClass != "sync",
-		Gevent:       cfg.WorkerClass == "gevent",
-		Multiprocess: cfg.Workers > 1,
-		ScriptName:   scriptName(cfg),
-		ProxyHeaders: proxyHeaders(cfg.Proxy),
-		Module:       cfg.App.Module,
-		Attr:         cfg.App.Attr,
-		Call:         cfg.App.Call,
-		Args:         cfg.App.Args,
-		Hooks:        hookSources(cfg),
-		WorkerInfo:   workerInfo(cfg),
-		Logging:      wsgi.Logging(cfg.PythonLogging),
-		Spew:         cfg.Spew,
-		Paste:        cfg.Paste,
-		PasteGlobal:  cfg.PasteGlobal,
+		Virtualenv:     cfg.Virtualenv,
+		Paths:          append([]string{cfg.Chdir}, cfg.PythonPath...),
+		Multithread:    cfg.WorkerClass != "sync",
+		Gevent:         cfg.WorkerClass == "gevent",
+		Multiprocess:   cfg.Workers > 1,
+		ServerSoftware: "gowsgi/" + Version,
+		ScriptName:     scriptName(cfg),
+		ProxyHeaders:   proxyHeaders(cfg.Proxy),
+		Module:         cfg.App.Module,
+		Attr:           cfg.App.Attr,
+		Call:           cfg.App.Call,
+		Args:           cfg.App.Args,
+		Hooks:          hookSources(cfg),
+		WorkerInfo:     workerInfo(cfg),
+		Logging:        wsgi.Logging(cfg.PythonLogging),
+		Spew:           cfg.Spew,
+		Paste:          cfg.Paste,
+		PasteGlobal:    cfg.PasteGlobal,
 	}
 }
 

@@ -17,6 +17,8 @@ type Options struct {
 	// Paths go first on sys.path (the app's directory, then --pythonpath).
 	Paths                     []string
 	Multithread, Multiprocess bool
+	// ServerSoftware is every request's SERVER_SOFTWARE: "gowsgi/VERSION".
+	ServerSoftware string
 	// ScriptName is the URL prefix the app is mounted at.
 	ScriptName string
 	// ProxyHeaders says which headers a trusted proxy may use to change the environ.
@@ -66,6 +68,9 @@ func Load(o Options) (*Handler, error) {
 	app, hooks, err := loadPreloaded(o)
 	if app == nil && err == nil {
 		app, hooks, err = load(o)
+	}
+	if err == nil {
+		err = pyembed.SetServerSoftware(o.ServerSoftware)
 	}
 	if err != nil {
 		return nil, err

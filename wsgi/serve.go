@@ -98,8 +98,10 @@ func (h *Handler) Serve(req *Request, w ResponseWriter) {
 			break
 		}
 		// The next chunk may take the app a while: what it produced so far goes out first,
-		// unless the next is at hand or the declared length is complete.
-		if !st.NextReady && (ex.length < 0 || ex.written < ex.length) {
+		// unless the next is at hand. A body complete by its declared length goes out at
+		// once, whatever the app still does before it stops iterating (PEP 3333: a block is
+		// never delayed).
+		if !st.NextReady || ex.length >= 0 && ex.written >= ex.length {
 			if err := w.Flush(); err != nil {
 				ex.failed = true
 				break

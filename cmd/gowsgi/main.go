@@ -46,6 +46,7 @@ func main() {
 }
 
 func run() int {
+	worker.Version = version
 	cfg, settings, err := config.Resolve(os.Args[1:], os.Getenv)
 	switch {
 	case errors.Is(err, config.ErrHelp):

@@ -64,6 +64,15 @@ def streamed_until_file(args, start_response):
     yield b"last\n"
 
 
+def complete_then_until_file(args, start_response):
+    """Declares its length, yields the whole body, then goes on working until the file exists."""
+    ok(start_response, [("Content-Length", "9")])
+    yield b"complete\n"
+    deadline = time.monotonic() + 10
+    while not os.path.exists(args["path"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def generator_with_empty_chunks(start_response):
     ok(start_response)
     yield b"g1"
@@ -202,6 +211,7 @@ ROUTES = {
     "/write": lambda a, e, s: write_callable(s),
     "/write-then-iterable": lambda a, e, s: write_then_iterable(s),
     "/until-file": lambda a, e, s: streamed_until_file(a, s),
+    "/complete-then-until-file": lambda a, e, s: complete_then_until_file(a, s),
     "/content-length-short": lambda a, e, s: respond(s, [b"hello world"], [("Content-Length", "5")]),
     "/content-length-split": lambda a, e, s: respond(s, [b"hel", b"lo wor", b"ld"], [("Content-Length", "5")]),
     "/content-length": lambda a, e, s: respond(s, [b"hello", b" world"], [("Content-Length", "11")]),
