@@ -22,11 +22,13 @@ var (
 )
 
 // Limits above which gunicorn's parser refuses to go; 0 on the command line means "the most
-// we allow", as it does in gunicorn.
+// we allow" for the request line and the header count, as it does in gunicorn, and the default
+// for the header line size.
 const (
-	maxRequestLine      = 8190
-	maxRequestFields    = 32768
-	maxRequestFieldSize = 65534
+	maxRequestLine          = 8190
+	maxRequestFields        = 32768
+	maxRequestFieldSize     = 65534
+	defaultRequestFieldSize = 8190
 )
 
 // options holds the command line as typed, before defaults from the environment are applied.
@@ -134,7 +136,7 @@ func newOptions() *options {
 		connections:     numberFlag{min: 1, fallback: 1000},
 		limitLine:       numberFlag{fallback: 4094},
 		limitFields:     numberFlag{fallback: 100},
-		limitFieldSize:  numberFlag{fallback: 8190},
+		limitFieldSize:  numberFlag{fallback: defaultRequestFieldSize},
 		keepalive:       numberFlag{fallback: 2},
 		gracefulTimeout: numberFlag{fallback: 30},
 		timeout:         numberFlag{fallback: 30},
@@ -162,7 +164,7 @@ func (o *options) flagSet() *pflag.FlagSet {
 	fs.StringVar(&o.virtualenv, "virtualenv", "", "run in the virtualenv at `PATH` (default $VIRTUAL_ENV)")
 	fs.Var(&o.limitLine, "limit-request-line", "refuse request lines over `INT` bytes; 0 means 8190, the most allowed (default 4094)")
 	fs.Var(&o.limitFields, "limit-request-fields", "refuse requests with more than `INT` headers; 0 means 32768, the most allowed (default 100)")
-	fs.Var(&o.limitFieldSize, "limit-request-field_size", "refuse header lines over `INT` bytes; 0 means 65534, the most allowed (default 8190)")
+	fs.Var(&o.limitFieldSize, "limit-request-field_size", "refuse header lines over `INT` bytes, their CRLF included; 0 means the default, as in gunicorn; at most 65534 (default 8190)")
 	fs.BoolVar(&o.noSendfile, "no-sendfile", false, "do not use sendfile for wsgi.file_wrapper")
 	fs.Var(&o.keepalive, "keep-alive", "wait `INT` seconds for the next request on a keep-alive connection (default 2)")
 	fs.Var(&o.gracefulTimeout, "graceful-timeout", "give workers `INT` seconds to finish their requests when stopping (default 30)")
@@ -329,7 +331,7 @@ func resolve(o *options, fs *pflag.FlagSet, file *configFile, cliApp, envApp []s
 		WorkerConnections:     o.connections.get(),
 		LimitRequestLine:      capLimit(o.limitLine.get(), maxRequestLine),
 		LimitRequestFields:    capLimit(o.limitFields.get(), maxRequestFields),
-		LimitRequestFieldSize: capLimit(o.limitFieldSize.get(), maxRequestFieldSize),
+		LimitRequestFieldSize: fieldSizeLimit(o.limitFieldSize.get()),
 		Sendfile:              !o.noSendfile,
 		Keepalive:             o.keepalive.get(),
 		GracefulTimeout:       o.gracefulTimeout.get(),
@@ -503,6 +505,15 @@ func workerClass(name string, threads int) (string, error) {
 		return "", invalidValue("worker-class", name, "an ASGI worker class, which gowsgi does not support: it serves WSGI apps only (sync, gthread or gevent)")
 	}
 	return "", invalidValue("worker-class", name, "choose sync, gthread or gevent")
+}
+
+// fieldSizeLimit is --limit-request-field_size as gunicorn takes it: 0 means its default, not
+// the most allowed as for the other two limits.
+func fieldSizeLimit(value int) int {
+	if value == 0 {
+		return defaultRequestFieldSize
+	}
+	return min(value, maxRequestFieldSize)
 }
 
 func capLimit(value, most int) int {

@@ -191,7 +191,7 @@ func TestRequestLimitsAreCapped(t *testing.T) {
 		{"--limit-request-line", "9000", func(c *Config) int { return c.LimitRequestLine }, 8190},
 		{"--limit-request-fields", "0", func(c *Config) int { return c.LimitRequestFields }, 32768},
 		{"--limit-request-fields", "40000", func(c *Config) int { return c.LimitRequestFields }, 32768},
-		{"--limit-request-field_size", "0", func(c *Config) int { return c.LimitRequestFieldSize }, 65534},
+		{"--limit-request-field_size", "0", func(c *Config) int { return c.LimitRequestFieldSize }, 8190},
 		{"--limit-request-field_size", "100000", func(c *Config) int { return c.LimitRequestFieldSize }, 65534},
 	}
 	for _, c := range cases {

@@ -21,12 +21,17 @@ const (
 )
 
 var (
-	errChunkSize     = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
-	errChunkEnd      = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
-	errTrailerSize   = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
-	errChunkLineEnd  = fmt.Errorf("%w: chunked framing line not ended by CRLF", wsgi.ErrMalformedBody)
-	errChunkLineByte = fmt.Errorf("%w: control character in chunked framing", wsgi.ErrMalformedBody)
-	continueMessage  = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+	errChunkSize        = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
+	errChunkEnd         = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
+	errTrailerSize      = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
+	errChunkLineEnd     = fmt.Errorf("%w: chunked framing line not ended by CRLF", wsgi.ErrMalformedBody)
+	errChunkLineByte    = fmt.Errorf("%w: control character in chunked framing", wsgi.ErrMalformedBody)
+	errTrailerLine      = fmt.Errorf("%w: malformed trailer line", wsgi.ErrMalformedBody)
+	errTrailerFolding   = fmt.Errorf("%w: obsolete line folding in trailers", wsgi.ErrMalformedBody)
+	errTrailerFieldSize = fmt.Errorf("%w: trailer line too long", wsgi.ErrMalformedBody)
+	errTrailerForbidden = fmt.Errorf("%w: field not allowed in trailers", wsgi.ErrMalformedBody)
+	errTrailerTypeTwice = fmt.Errorf("%w: more than one Content-Type trailer", wsgi.ErrMalformedBody)
+	continueMessage     = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 )
 
 // Chunked body decoding states.
@@ -180,28 +185,27 @@ func (b *requestBody) nextChunk() error {
 }
 
 // parseChunkSize reads the hexadecimal size and ignores chunk extensions (";name=value").
+// Blanks may follow the size only before an extension (RFC 9112 §7.1.1's BWS), as in gunicorn:
+// a size line ending in blanks is not chunk-size [ chunk-ext ] (§7.1), and readers that trim
+// them and readers that refuse them disagree on where the body ends.
 func parseChunkSize(line []byte) (int64, bool) {
 	var size int64
 	digits := 0
 	for ; digits < len(line); digits++ {
-		d := line[digits]
-		switch {
-		case '0' <= d && d <= '9':
-			d -= '0'
-		case 'a' <= d && d <= 'f':
-			d -= 'a' - 10
-		case 'A' <= d && d <= 'F':
-			d -= 'A' - 10
-		default:
-			rest := trimOWS(line[digits:])
-			return size, digits > 0 && (len(rest) == 0 || rest[0] == ';')
+		d := hexValue(line[digits])
+		if d < 0 {
+			break
 		}
 		if digits == 15 {
 			return 0, false
 		}
 		size = size<<4 | int64(d)
 	}
-	return size, digits > 0
+	if digits == len(line) {
+		return size, digits > 0
+	}
+	ext := bytes.TrimLeft(line[digits:], " \t")
+	return size, digits > 0 && len(ext) > 0 && ext[0] == ';'
 }
 
 // drain consumes what the application left unread of the body, within drainLimit, and reports
@@ -386,9 +390,10 @@ func (c *httpConn) readLine(max int) ([]byte, error) {
 }
 
 // skipTrailers reads the trailer section of a chunked body up to its blank line and drops it.
-// Its lines follow readLine's rules, but may be longer than the read buffer.
+// Its lines follow readLine's rules, but may be longer than the read buffer; trailerScan checks
+// them as gunicorn checks trailer fields.
 func (c *httpConn) skipTrailers() error {
-	lineLen, afterCR := 0, false
+	scan := trailerScan{lim: &c.srv.lim}
 	for total := 0; total <= maxTrailerBytes; {
 		if c.r == c.w {
 			if err := c.fillBody(); err != nil {
@@ -399,23 +404,141 @@ func (c *httpConn) skipTrailers() error {
 			b := c.buf[c.r]
 			c.r++
 			total++
-			switch {
-			case b == '\n' && !afterCR:
-				return errChunkLineEnd
-			case b == '\n' && lineLen == 0:
-				return nil
-			case b == '\n':
-				lineLen, afterCR = 0, false
-			case afterCR:
-				return errChunkLineEnd
-			case b == '\r':
-				afterCR = true
-			case !fieldValueByte[b]:
-				return errChunkLineByte
-			default:
-				lineLen++
+			if done, err := scan.step(b); done || err != nil {
+				return err
 			}
 		}
 	}
 	return errTrailerSize
+}
+
+// Trailer scanning states.
+const (
+	trailerLineStart   = iota // next: a field line, a continuation line or the blank line
+	trailerName               // in a field name
+	trailerBeforeColon        // in blanks after a field name (--strip-header-spaces)
+	trailerValue              // in a field value
+	trailerLineCR             // after the CR that ends a field line
+	trailerEndCR              // after the CR of the blank line that ends the section
+)
+
+// trailerScan checks a trailer section one byte at a time, so that a line needs no room in the
+// read buffer. Trailer fields are dropped, but a proxy in front may act on them, so they are
+// held to the header rules and limits: each line a field line (or, with
+// --permit-obsolete-folding, a continuation), counted with its CRLF against the field size
+// limit, no more fields than the field count limit, no second Content-Type, and none of the
+// fields RFC 9110 §6.5.1 keeps out of trailers (checkName).
+type trailerScan struct {
+	lim       *Limits
+	state     int
+	fields    int
+	fieldSize int // bytes of the current field so far, continuation lines and CRLFs included
+	typeSeen  bool
+	// name holds the start of the current field name, enough for every name checkName looks
+	// for; nameLen is the whole name's length.
+	name    [len("transfer-encoding")]byte
+	nameLen int
+}
+
+// step takes the next byte of the section and reports whether it ended it.
+func (t *trailerScan) step(b byte) (done bool, err error) {
+	switch t.state {
+	case trailerEndCR:
+		if b != '\n' {
+			return false, errChunkLineEnd
+		}
+		return true, nil
+	case trailerLineStart:
+		if err := t.startLine(b); err != nil || t.state == trailerEndCR {
+			return false, err
+		}
+	}
+	if t.fieldSize++; t.fieldSize > t.lim.FieldSize {
+		return false, errTrailerFieldSize
+	}
+	switch t.state {
+	case trailerName:
+		switch {
+		case tokenByte[b]:
+			if t.nameLen < len(t.name) {
+				t.name[t.nameLen] = b
+			}
+			t.nameLen++
+		case b == ':':
+			t.state = trailerValue
+			return false, t.checkName()
+		case (b == ' ' || b == '\t') && t.lim.Protocol.StripHeaderSpaces:
+			t.state = trailerBeforeColon
+		default:
+			return false, errTrailerLine
+		}
+	case trailerBeforeColon:
+		switch {
+		case b == ':':
+			t.state = trailerValue
+			return false, t.checkName()
+		case b != ' ' && b != '\t':
+			return false, errTrailerLine
+		}
+	case trailerValue:
+		switch {
+		case b == '\r':
+			t.state = trailerLineCR
+		case b == '\n':
+			return false, errChunkLineEnd
+		case !fieldValueByte[b]:
+			return false, errChunkLineByte
+		}
+	case trailerLineCR:
+		if b != '\n' {
+			return false, errChunkLineEnd
+		}
+		t.state = trailerLineStart
+	}
+	return false, nil
+}
+
+// startLine sets the state for a line that starts with b: the blank line, a continuation of
+// the field before, or a new field.
+func (t *trailerScan) startLine(b byte) error {
+	switch {
+	case b == '\r':
+		t.state = trailerEndCR
+	case b == ' ' || b == '\t':
+		if t.fields == 0 || !t.lim.Protocol.PermitObsoleteFolding {
+			return errTrailerFolding
+		}
+		t.state = trailerValue
+	case tokenByte[b]:
+		if t.fields++; t.fields > t.lim.Fields {
+			return errTrailerSize
+		}
+		t.fieldSize, t.nameLen, t.state = 0, 0, trailerName
+	case b == '\n':
+		return errChunkLineEnd
+	default:
+		return errTrailerLine
+	}
+	return nil
+}
+
+// checkName refuses a field gunicorn refuses in trailers: one RFC 9110 §6.5.1 keeps out of
+// them because it frames, routes or authenticates the request (gunicorn's list), or a second
+// Content-Type (RFC 9110 §5.3).
+func (t *trailerScan) checkName() error {
+	if t.nameLen > len(t.name) {
+		return nil
+	}
+	name := t.name[:t.nameLen]
+	switch {
+	case equalFold(name, "content-type"):
+		if t.typeSeen {
+			return errTrailerTypeTwice
+		}
+		t.typeSeen = true
+	case equalFold(name, "content-length"), equalFold(name, "transfer-encoding"), equalFold(name, "host"),
+		equalFold(name, "trailer"), equalFold(name, "authorization"), equalFold(name, "te"):
+		return errTrailerForbidden
+	}
+	return nil
 }

@@ -17,7 +17,7 @@ func TestHTTPChunkedRequestBody(t *testing.T) {
 	addr, _ := startServer(t, testLimits, echo)
 	c := dial(t, addr)
 	c.send("POST /up HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n" +
-		"5;name=value\r\nhello\r\nA \r\n, chunked!\r\n0\r\nX-Trailer: dropped\r\nY: 2\r\n\r\n" +
+		"5;name=value\r\nhello\r\nA\r\n, chunked!\r\n0\r\nX-Trailer: dropped\r\nY: 2\r\n\r\n" +
 		"GET /next HTTP/1.1\r\n\r\n")
 	r := c.read(false)
 	if r.bodyField("body") != "hello, chunked!" || r.bodyField("length") != "-1" {

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"net/netip"
 
 	"gowsgi/config"
 	"gowsgi/wsgi"
@@ -25,6 +26,7 @@ var (
 	errRequestLine     = &requestError{"400 Bad Request", "malformed request line"}
 	errMethod          = &requestError{"400 Bad Request", "invalid method"}
 	errTarget          = &requestError{"400 Bad Request", "invalid request target"}
+	errTargetForm      = &requestError{"400 Bad Request", "request target form not allowed for this method"}
 	errVersion         = &requestError{"400 Bad Request", "invalid HTTP version"}
 	errVersionSupport  = &requestError{"505 HTTP Version Not Supported", "only HTTP/1.0 and HTTP/1.1 are served"}
 	errLineTooLong     = &requestError{"414 URI Too Long", "request line too long"}
@@ -75,6 +77,8 @@ type headInfo struct {
 // through the blank line that ends it; lineEnds gets the offset of each line's LF. Empty lines
 // before the request line are consumed. A head over the limits yields a requestError; a
 // closed, timed-out or shut-down connection yields err, and the connection closes unanswered.
+// A header line counts against FieldSize with its CRLF, even when the client sent a bare LF:
+// gunicorn counts so, and a limit must let in the same requests there and here.
 func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 	lim := &c.srv.lim
 	c.head.lim = lim
@@ -89,7 +93,9 @@ func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 			switch {
 			case lines == 0 && partial > lim.RequestLine+1:
 				return 0, errLineTooLong, nil
-			case lines > 0 && partial > lim.FieldSize+1:
+			// Of a line still without its LF, all but a last CR is text (a lone CR is the
+			// blank line that ends the head).
+			case lines > 0 && partial > 1 && partial-1+len(crlf) > lim.FieldSize:
 				return 0, errFieldTooLarge, nil
 			case c.w-c.r >= c.srv.headMax:
 				return 0, errHeadTooLarge, nil
@@ -109,7 +115,7 @@ func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 			continue
 		case lines == 0 && size > lim.RequestLine:
 			return 0, errLineTooLong, nil
-		case lines > 0 && size > lim.FieldSize:
+		case lines > 0 && size > 0 && size+len(crlf) > lim.FieldSize:
 			return 0, errFieldTooLarge, nil
 		case lines > lim.Fields && size > 0:
 			return 0, errTooManyFields, nil
@@ -204,6 +210,9 @@ func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError
 			return errTarget
 		}
 	}
+	if rerr := checkTargetForm(method, target); rerr != nil {
+		return rerr
+	}
 	switch string(version) {
 	case proto11:
 		req.Proto, h.http11 = proto11, true
@@ -218,6 +227,143 @@ func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError
 	h.isHead = string(method) == "HEAD"
 	splitTarget(target, req)
 	return nil
+}
+
+// checkTargetForm holds the request target to the form its method allows (RFC 9112 §3.2), as
+// gunicorn does: a target in another form is read differently by different servers, and an
+// authority- or asterisk-form target would reach the app as a PATH_INFO without its leading
+// "/". It runs after case-folding, so "connect" folded to CONNECT may use authority-form.
+func checkTargetForm(method, target []byte) *requestError {
+	switch {
+	case target[0] == '/':
+		return nil
+	case len(target) == 1 && target[0] == '*':
+		if string(method) != "OPTIONS" {
+			return errTargetForm
+		}
+		return nil
+	case string(method) == "CONNECT" && isAuthorityForm(target):
+		return nil
+	}
+	return checkAbsoluteForm(target)
+}
+
+// isAuthorityForm is RFC 9112 §3.2.3's uri-host ":" port, the target of CONNECT.
+func isAuthorityForm(target []byte) bool {
+	host, port, ok := splitAuthority(target)
+	return ok && len(host) > 0 && len(port) > 0 && bytes.IndexByte(target, '@') < 0
+}
+
+// checkAbsoluteForm accepts scheme "://" authority, then anything, as absolute-form (RFC 9112
+// §3.2.2), and refuses what is neither that nor origin-form, as gunicorn does. The authority
+// must parse (RFC 3986 §3.2), which Python's urlsplit partly checks for gunicorn, and an http
+// or https one must name a host (RFC 9110 §4.2.1).
+func checkAbsoluteForm(target []byte) *requestError {
+	sep := bytes.Index(target, []byte("://"))
+	if sep <= 0 || !isScheme(target[:sep]) {
+		return errTargetForm
+	}
+	authority := target[sep+3:]
+	if end := bytes.IndexAny(authority, "/?#"); end >= 0 {
+		authority = authority[:end]
+	}
+	host, _, ok := splitAuthority(authority)
+	if !ok {
+		return errTarget
+	}
+	scheme := target[:sep]
+	if len(host) == 0 && (equalFold(scheme, "http") || equalFold(scheme, "https")) {
+		return errTarget
+	}
+	return nil
+}
+
+// isScheme is RFC 3986 §3.1's scheme: a letter, then letters, digits, "+", "-" and ".".
+func isScheme(b []byte) bool {
+	if len(b) == 0 || !isAlpha(b[0]) {
+		return false
+	}
+	for _, c := range b {
+		if !isAlpha(c) && !isDigit(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// splitAuthority parses [ userinfo "@" ] host [ ":" port ] (RFC 3986 §3.2) and returns host
+// and port, which may be empty. A bracketed host must be an IPv6 address or an IPvFuture
+// literal: an unmatched or misplaced bracket, which urlsplit refuses for gunicorn, makes
+// proxies and the app disagree on which host was meant.
+func splitAuthority(a []byte) (host, port []byte, ok bool) {
+	if at := bytes.LastIndexByte(a, '@'); at >= 0 {
+		if !isURIText(a[:at], true) {
+			return nil, nil, false
+		}
+		a = a[at+1:]
+	}
+	hostEnd := 0
+	if len(a) > 0 && a[0] == '[' {
+		hostEnd = bytes.IndexByte(a, ']') + 1
+		if hostEnd == 0 || !isIPLiteral(a[1:hostEnd-1]) {
+			return nil, nil, false
+		}
+	} else {
+		if hostEnd = bytes.IndexByte(a, ':'); hostEnd < 0 {
+			hostEnd = len(a)
+		}
+		if !isURIText(a[:hostEnd], false) {
+			return nil, nil, false
+		}
+	}
+	host, port = a[:hostEnd], a[hostEnd:]
+	if len(port) > 0 {
+		if port[0] != ':' {
+			return nil, nil, false
+		}
+		port = port[1:]
+	}
+	for _, d := range port {
+		if !isDigit(d) {
+			return nil, nil, false
+		}
+	}
+	return host, port, true
+}
+
+// isIPLiteral checks what is between the brackets of an IP-literal: an IPv6 address (with a
+// zone, which urlsplit accepts too) or "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ).
+// ParseAddr allocates, but only for an absolute-form target with a bracketed host.
+func isIPLiteral(b []byte) bool {
+	if len(b) > 0 && (b[0] == 'v' || b[0] == 'V') {
+		dot := bytes.IndexByte(b, '.')
+		if dot < 2 || dot == len(b)-1 {
+			return false
+		}
+		for _, c := range b[1:dot] {
+			if hexValue(c) < 0 {
+				return false
+			}
+		}
+		return isURIText(b[dot+1:], true) && bytes.IndexByte(b[dot+1:], '%') < 0
+	}
+	addr, err := netip.ParseAddr(string(b))
+	return err == nil && addr.Is6()
+}
+
+// isURIText reports whether b holds only RFC 3986 unreserved and sub-delims characters,
+// percent-encoded octets and, if colon, ":": the text of a reg-name or, with colon, a userinfo.
+func isURIText(b []byte, colon bool) bool {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case uriTextByte[c], colon && c == ':':
+		case c == '%' && i+2 < len(b) && hexValue(b[i+1]) >= 0 && hexValue(b[i+2]) >= 0:
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // slashPath is the path of an absolute-form target that names no path ("http://host").
@@ -366,6 +512,19 @@ func hasToken(list []byte, token string) bool {
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }
 
+func isAlpha(b byte) bool { return 'a' <= b|0x20 && b|0x20 <= 'z' }
+
+// hexValue is the value of a hexadecimal digit, and -1 for any other byte.
+func hexValue(b byte) int {
+	switch {
+	case isDigit(b):
+		return int(b - '0')
+	case 'a' <= b|0x20 && b|0x20 <= 'f':
+		return int(b|0x20-'a') + 10
+	}
+	return -1
+}
+
 // trimCR drops the CR of a line that ended with CRLF.
 func trimCR(line []byte) []byte {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
@@ -414,13 +573,15 @@ func isToken(b []byte) bool {
 
 // tokenByte and fieldValueByte are the RFC 9110 tchar set and the bytes allowed in a field
 // value (visible ASCII, SP, HTAB and obs-text; no other control character); methodByte is
-// tokenByte without lower-case letters and "#" (isConventionalMethod).
-var tokenByte, fieldValueByte, methodByte = func() (token, value, method [256]bool) {
+// tokenByte without lower-case letters and "#" (isConventionalMethod); uriTextByte is RFC 3986's
+// unreserved and sub-delims (isURIText).
+var tokenByte, fieldValueByte, methodByte, uriTextByte = func() (token, value, method, uri [256]bool) {
 	for c := 0; c < 256; c++ {
 		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 		token[c] = alnum || c < 128 && bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), byte(c)) >= 0
 		value[c] = c >= ' ' && c != 0x7f || c == '\t'
 		method[c] = token[c] && !('a' <= c && c <= 'z') && c != '#'
+		uri[c] = alnum || c < 128 && bytes.IndexByte([]byte("-._~!$&'()*+,;="), byte(c)) >= 0
 	}
-	return token, value, method
+	return token, value, method, uri
 }()

@@ -86,22 +86,26 @@ func (h *headInfo) colonAfterBlanks(line []byte, i int) int {
 // fold with the blanks around it made one space, and returns the joined line and the index of
 // its last line, so that the header is checked and noted whole: a folded Content-Length cannot
 // slip past noteHeader. Refused unless --permit-obsolete-folding, and after the request line
-// always. Like gunicorn, the joined line is held to the field size limit.
+// always. Like gunicorn, the field size limit counts the lines as sent, blanks and CRLFs
+// included, not the joined line.
 func (h *headInfo) unfold(head []byte, ends []int32, i int, line []byte) ([]byte, int, *requestError) {
 	if i == 0 || !h.parsing().PermitObsoleteFolding {
 		return nil, i, errFolding
 	}
+	sent := len(line) + len(crlf)
 	line = trimOWS(line)
 	for start := int(ends[i]) + 1; start < len(head) && (head[start] == ' ' || head[start] == '\t'); start = int(ends[i]) + 1 {
 		i++
-		part := trimOWS(trimCR(head[start:ends[i]]))
+		part := trimCR(head[start:ends[i]])
+		sent += len(part) + len(crlf)
+		part = trimOWS(part)
 		if n := len(line); len(part) > 0 {
 			line = line[:n+1+len(part)] // into the bytes of the fold, which precede part
 			line[n] = ' '
 			copy(line[n+1:], part)
 		}
 	}
-	if len(line) > h.lim.FieldSize {
+	if sent > h.lim.FieldSize {
 		return nil, i, errFieldTooLarge
 	}
 	return line, i, nil

@@ -52,16 +52,16 @@ func TestHTTPParseHeadFields(t *testing.T) {
 
 func TestHTTPParseTargets(t *testing.T) {
 	for target, want := range map[string]string{
-		"http://example.com/p/q?z=1": "/p/q z=1",
-		"HTTP://example.com":         "/ ",
-		"https://h:8080?a":           "/ a",
-		"*":                          "* ",
-		"example.com:443":            "example.com:443 ",
-		"/only#x?y":                  "/only ",
+		"OPTIONS http://example.com/p/q?z=1": "/p/q z=1",
+		"OPTIONS HTTP://example.com":         "/ ",
+		"OPTIONS https://h:8080?a":           "/ a",
+		"OPTIONS *":                          "* ",
+		"CONNECT example.com:443":            "example.com:443 ",
+		"OPTIONS /only#x?y":                  "/only ",
 	} {
 		var req wsgi.Request
 		var h headInfo
-		if rerr := parseText("OPTIONS "+target+" HTTP/1.1\r\n\r\n", &req, &h); rerr != nil {
+		if rerr := parseText(target+" HTTP/1.1\r\n\r\n", &req, &h); rerr != nil {
 			t.Fatalf("%s: %s", target, rerr.reason)
 		}
 		if got := string(req.Path) + " " + string(req.Query); got != want {
@@ -156,6 +156,13 @@ var malformedRequests = []struct {
 	{"empty coding", "POST / HTTP/1.1\r\nTransfer-Encoding: \r\n\r\n", 400},
 	{"chunked on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
 	{"unknown expectation", "POST / HTTP/1.1\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx", 417},
+	{"relative target", "GET foo/bar HTTP/1.1\r\n\r\n", 400},
+	{"authority-form without CONNECT", "GET example.com:443 HTTP/1.1\r\n\r\n", 400},
+	{"asterisk-form without OPTIONS", "GET * HTTP/1.1\r\n\r\n", 400},
+	{"malformed absolute-form", "PUT s://]ufd/: HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400},
+	{"lower-case method", "get / HTTP/1.1\r\n\r\n", 400},
+	{"mixed-case method", "Get / HTTP/1.1\r\n\r\n", 400},
+	{"header line over the limit with its CRLF", "GET / HTTP/1.1\r\nX: " + strings.Repeat("v", 8186) + "\r\n\r\n", 431},
 }
 
 func TestHTTPMalformedRequests(t *testing.T) {
@@ -194,7 +201,7 @@ func TestHTTPHeaderTooLargeWhileSending(t *testing.T) {
 
 func TestHTTPLimitsAtTheEdge(t *testing.T) {
 	lim := testLimits
-	lim.RequestLine, lim.Fields, lim.FieldSize = len("GET /abcd HTTP/1.1"), 2, len("X: 12345")
+	lim.RequestLine, lim.Fields, lim.FieldSize = len("GET /abcd HTTP/1.1"), 2, len("X: 12345\r\n")
 	addr, _ := startServer(t, lim, echo)
 	if r, _ := roundTrip(t, addr, "GET /abcd HTTP/1.1\r\nX: 12345\r\nY: 1\r\n\r\n"); r.code != 200 {
 		t.Errorf("request at the limits: %q", r.status)
