@@ -8,6 +8,11 @@
 // worker publishes how many connections it holds. A worker that holds more than the least
 // loaded of the others waits briefly before accepting again, so the others take the next ones;
 // a worker level with the others accepts without waiting.
+//
+// Each worker also publishes its Python work: the requests running in or waiting for its
+// Python. A worker whose Python has no thread free lets a worker with less work take the next
+// connection, held workers included, so that a burst of slow requests is shared by the Pythons
+// that will serve it (see AheadInWork).
 package balance
 
 import (
@@ -27,11 +32,18 @@ const Slots = 1023
 
 // The table is int32 words: word 0 is one past the highest slot ever claimed, so that readers
 // scan only that far; word n (1…Slots) is free (0), claimed by a worker that does not accept
-// (reserved: booting or stopping), or 1 + the connections its accepting worker holds.
+// (reserved: booting or stopping), or 1 + the connections its accepting worker holds. After
+// them, each slot has a cache line of its own for its work word, which its worker writes at
+// every request: 0 when the worker is not compared (free, booting or stopping), else 1 + its
+// Python work.
 const (
-	tableBytes = (Slots + 1) * 4
+	workStride = 64 / 4
+	workBase   = Slots + 1
+	tableWords = workBase + (Slots+1)*workStride
+	tableBytes = tableWords * 4
 	free       = 0
 	reserved   = -1
+	uncounted  = 0
 )
 
 // Table is the shared table, as the master and each worker map it.
@@ -75,7 +87,7 @@ func mapTable(f *os.File) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
-	return &Table{file: f, words: unsafe.Slice((*int32)(unsafe.Pointer(&mem[0])), Slots+1)}, nil
+	return &Table{file: f, words: unsafe.Slice((*int32)(unsafe.Pointer(&mem[0])), tableWords)}, nil
 }
 
 // File is the descriptor to hand to workers; nil in a worker.
@@ -104,6 +116,7 @@ func (t *Table) Claim() int {
 // Release frees slot n.
 func (t *Table) Release(n int) {
 	if t != nil && n >= 1 && n <= Slots {
+		atomic.StoreInt32(&t.words[workBase+n*workStride], uncounted)
 		atomic.StoreInt32(&t.words[n], free)
 	}
 }
@@ -177,7 +190,45 @@ func (s *Slot) Leave() {
 	if s != nil {
 		s.left.Store(true)
 		atomic.StoreInt32(&s.t.words[s.n], reserved)
+		atomic.StoreInt32(s.work(), uncounted)
 	}
+}
+
+func (s *Slot) work() *int32 { return &s.t.words[workBase+s.n*workStride] }
+
+// PublishWork records the requests running in or waiting for the worker's Python. It goes on
+// while the worker is held: a held worker's Python is busy, and work queued there counts.
+func (s *Slot) PublishWork(requests int) {
+	if s == nil || requests < 0 || s.left.Load() {
+		return
+	}
+	atomic.StoreInt32(s.work(), int32(requests)+1)
+	// A Leave that raced with the store above may have been overwritten by it.
+	if s.left.Load() {
+		atomic.StoreInt32(s.work(), uncounted)
+	}
+}
+
+// AheadInWork reports whether another worker in the comparison, held or not, has less Python
+// work than this one.
+func (s *Slot) AheadInWork() bool {
+	if s == nil {
+		return false
+	}
+	mine := atomic.LoadInt32(s.work())
+	if mine == uncounted {
+		return false
+	}
+	high := min(int(atomic.LoadInt32(&s.t.words[0])), Slots+1)
+	for n := 1; n < high; n++ {
+		if n == s.n {
+			continue
+		}
+		if w := atomic.LoadInt32(&s.t.words[workBase+n*workStride]); w != uncounted && w < mine {
+			return true
+		}
+	}
+	return false
 }
 
 // Hold takes the worker out of the comparison while it does not accept; Resume, then Publish,

@@ -78,12 +78,43 @@ func TestAHeldWorkerIsNotComparedWithUntilItResumes(t *testing.T) {
 	}
 }
 
+func TestAheadInWorkComparesPythonWorkWithHeldWorkersToo(t *testing.T) {
+	table := newTable(t)
+	a, b, c := table.Slot(table.Claim()), table.Slot(table.Claim()), table.Slot(table.Claim())
+	a.PublishWork(2)
+	// b and c have published no work yet: not compared with.
+	if a.AheadInWork() {
+		t.Fatal("a worker alone in the comparison is ahead in work")
+	}
+	b.PublishWork(2)
+	if a.AheadInWork() || b.AheadInWork() {
+		t.Fatal("workers level in work are ahead")
+	}
+	b.Hold() // busy with a slow request: its queue still counts
+	b.PublishWork(1)
+	if !a.AheadInWork() || b.AheadInWork() {
+		t.Fatalf("2 against a held worker's 1: a ahead %v, b ahead %v; want true, false", a.AheadInWork(), b.AheadInWork())
+	}
+	c.PublishWork(0)
+	c.Leave()
+	c.PublishWork(0)
+	b.PublishWork(2)
+	if a.AheadInWork() {
+		t.Fatal("a worker that left is still compared with")
+	}
+	table.Release(2)
+	if a.AheadInWork() || a.Ahead(0) {
+		t.Fatal("a released slot is still compared with")
+	}
+}
+
 func TestANilSlotDoesNothing(t *testing.T) {
 	var table *Table
 	s := table.Slot(table.Claim())
 	s.Publish(3)
+	s.PublishWork(3)
 	s.Leave()
-	if s.Ahead(0) {
+	if s.Ahead(0) || s.AheadInWork() {
 		t.Fatal("a nil slot is ahead")
 	}
 	table.Release(1)

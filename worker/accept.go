@@ -68,6 +68,7 @@ func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 			srv.load.Resume()
 			srv.publishLoad()
 		}
+		gate.waitWhileYielding()
 		if deadline != nil {
 			deadline.SetDeadline(time.Now().Add(acceptSlice))
 		}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gowsgi/balance"
 	"gowsgi/wsgi"
 )
 
@@ -59,6 +60,12 @@ type admission struct {
 	// Python has let work wait for a duration: under gevent, one greenlet that keeps the hub
 	// stops every request of the worker.
 	stalled func(time.Duration) bool
+	// waiting counts requests handed to the worker class that have not reached Python yet
+	// (the sync loop's inbox).
+	waiting atomic.Int32
+	// load, when set, is where the worker publishes busy plus waiting, its Python's work, for
+	// the other workers (see yields).
+	load *balance.Slot
 }
 
 const (
@@ -80,8 +87,44 @@ func (a *admission) waitFree() {
 	}
 }
 
-func (a *admission) enter() { a.busy.Add(1) }
-func (a *admission) leave() { a.busy.Add(-1) }
+func (a *admission) enter() {
+	a.busy.Add(1)
+	a.publish()
+}
+
+func (a *admission) leave() {
+	a.busy.Add(-1)
+	a.publish()
+}
+
+// queued counts delta requests handed over towards Python, or taken from that queue.
+func (a *admission) queued(delta int32) {
+	a.waiting.Add(delta)
+	a.publish()
+}
+
+func (a *admission) publish() { a.load.PublishWork(int(a.busy.Load() + a.waiting.Load())) }
+
+// yields reports whether the accept loop should leave the next connection to another worker
+// for now: this worker's Python has no thread free, and another worker's Python, held or not,
+// has less work. Its request would wait here behind the running ones while a Python with a
+// shorter queue could serve it first: in a burst of slow requests, a worker whose request has
+// only just started (and so looks free) would otherwise take every waiting connection.
+func (a *admission) yields() bool {
+	return a.busy.Load()+a.waiting.Load() >= a.limit && a.load.AheadInWork()
+}
+
+// maxYields bounds how many admissionPoll waits the accept loop makes in a row while it
+// yields: a worker whose Python is only briefly ahead, or behind one that is stuck with a short
+// queue, still takes a connection every slowRequest.
+const maxYields = int(slowRequest / admissionPoll)
+
+// waitWhileYielding waits, at most maxYields polls, while the loop yields.
+func (a *admission) waitWhileYielding() {
+	for i := 0; i < maxYields && a.yields(); i++ {
+		time.Sleep(admissionPoll)
+	}
+}
 
 // threadedClass runs up to --threads requests at once, each on its connection's goroutine
 // locked to an OS thread for the request, with the thread's own Python thread state: no

@@ -93,6 +93,17 @@ type httpServer struct {
 	// table. h2Open counts the connections the HTTP/2 server serves.
 	load   *balance.Slot
 	h2Open int
+	// gate, when set, counts a connection from its accept until its first request reaches the
+	// worker class, or it ends (httpConn.arriving), as work waiting for Python: a burst of new
+	// connections then shows at once in what the worker publishes (see admission.yields).
+	gate *admission
+}
+
+// arrival counts delta connections whose first request has not reached the worker class yet.
+func (s *httpServer) arrival(delta int32) {
+	if s.gate != nil {
+		s.gate.queued(delta)
+	}
 }
 
 func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
@@ -132,6 +143,7 @@ func (s *httpServer) accepted() {
 	s.preparing++
 	s.publishLoadLocked()
 	s.mu.Unlock()
+	s.arrival(1)
 }
 
 // serveAccepted is serveConn for a connection already counted by accepted.
@@ -139,9 +151,11 @@ func (s *httpServer) serveAccepted(nc net.Conn) {
 	nc, client, refusal := s.prepare(nc)
 	if nc == nil {
 		s.forget(nil)
+		s.arrival(-1)
 		return
 	}
 	c := s.open(nc)
+	c.arriving = true
 	c.setPeer(client)
 	s.drive(c, func() bool {
 		if refusal != nil {
@@ -272,6 +286,9 @@ type httpConn struct {
 	readDeadline, writeDeadline time.Time
 	requests                    int
 	dispatching                 bool
+	// arriving: the accept counted the connection as work on its way to Python (see
+	// httpServer.gate), until its first request reaches the worker class or it ends.
+	arriving bool
 }
 
 // connPool recycles connection state (buffers, the Request and its header slice) so that a new
@@ -338,6 +355,7 @@ func (s *httpServer) countH2(delta int) {
 
 func (s *httpServer) release(c *httpConn) {
 	s.forget(c)
+	c.settleArrival()
 
 	clear(c.req.Header[:cap(c.req.Header)])
 	c.req = wsgi.Request{Header: c.req.Header[:0]}
@@ -450,8 +468,18 @@ func (c *httpConn) answer() bool {
 	return c.finishRequest()
 }
 
+// settleArrival stops counting c as arriving work: its request has reached the worker class,
+// or it ended.
+func (c *httpConn) settleArrival() {
+	if c.arriving {
+		c.arriving = false
+		c.srv.arrival(-1)
+	}
+}
+
 // dispatchRequest runs the application for the request nextRequest parsed.
 func (c *httpConn) dispatchRequest() {
+	c.settleArrival()
 	c.body.reset(c.req.ContentLength, c.req.ContentLength < 0, c.head.expectContinue)
 	c.resp.reset(len(c.wbuf))
 	c.resp.active = true

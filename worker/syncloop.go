@@ -186,6 +186,11 @@ func (s *syncClass) adopt(c *httpConn) bool {
 	s.mu.Lock()
 	s.inbox = append(s.inbox, c)
 	s.mu.Unlock()
+	if c.arriving {
+		c.arriving = false // counted since its accept; now as the inbox's
+	} else {
+		s.gate.queued(1)
+	}
 	s.wakeIfAsleep()
 	return true
 }
@@ -255,6 +260,7 @@ func (s *syncClass) takeWork() bool {
 	s.inbox, s.jobs = s.spareInbox[:0], s.spareJobs[:0]
 	s.mu.Unlock()
 	for i, c := range inbox {
+		s.gate.queued(-1)
 		s.own(c)
 		inbox[i] = nil
 	}

@@ -102,7 +102,11 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT)
 	go exitOnAbort(aborts, handler)
 	handler.PostWorkerInit()
-	accepting.start(srv, class.admission())
+	gate := class.admission()
+	gate.load = load
+	srv.gate = gate
+	gate.publish()
+	accepting.start(srv, gate)
 	srv.publishLoad()
 	hb.ready()
 	go watchdog(handler, hb, time.Duration(cfg.Timeout)*time.Second, cfg.WorkerClass == "gevent")
