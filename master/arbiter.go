@@ -357,7 +357,7 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	status := exit.state.Sys().(syscall.WaitStatus)
 	switch code := status.ExitStatus(); {
 	case status.Signaled():
-		errorlog.Error("Worker (pid:%d) was killed by signal %s", exit.pid, signalName(status.Signal()))
+		logSignalled(exit.pid, status.Signal())
 	case code == ExitWorkerBootError || code == ExitAppLoadError:
 		return a.cannotBoot(w, exit.pid, code)
 	case code == ExitWorkerReload:
@@ -377,6 +377,20 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 	}
 	a.delayRespawnAfterYoungDeath(exit.pid, time.Since(w.started))
 	return 0, false
+}
+
+// logSignalled reports a worker that a signal ended, in gunicorn's words and at its levels:
+// SIGKILL is an error, with its likeliest sender, the kernel out of memory; SIGTERM is how
+// workers are stopped, so only news; any other (a crash in C code: SIGSEGV, SIGABRT) a warning.
+func logSignalled(pid int, sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGKILL:
+		errorlog.Error("Worker (pid:%d) was sent %s! Perhaps out of memory?", pid, signalName(sig))
+	case syscall.SIGTERM:
+		errorlog.Info("Worker (pid:%d) was sent %s!", pid, signalName(sig))
+	default:
+		errorlog.Warning("Worker (pid:%d) was sent %s!", pid, signalName(sig))
+	}
 }
 
 func (a *arbiter) delayRespawnAfterYoungDeath(pid int, lifetime time.Duration) {

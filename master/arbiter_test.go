@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -166,7 +167,7 @@ func TestWorkersShareTheSocketAndAreReplacedWhenKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	replacements := ta.waitForWorkers(t, 3)
-	assertLogged(t, log, fmt.Sprintf("[ERROR] Worker (pid:%d) was killed by signal SIGKILL", victim))
+	assertLogged(t, log, fmt.Sprintf("[ERROR] Worker (pid:%d) was sent SIGKILL! Perhaps out of memory?", victim))
 
 	ta.signals <- syscall.SIGTERM
 	if code := ta.exitCode(t, 10*time.Second); code != 0 {
@@ -268,6 +269,42 @@ func TestWorkersDyingYoungAreRespawnedWithIncreasingDelay(t *testing.T) {
 	ta.signals <- syscall.SIGTERM
 	if code := ta.exitCode(t, 10*time.Second); code != 0 {
 		t.Errorf("exit code = %d, want 0", code)
+	}
+}
+
+// A worker that a signal ended is reported in gunicorn's words, at the level gunicorn gives
+// that signal: a crash in C code (SIGSEGV) is a warning, SIGTERM, how workers are stopped, news.
+func TestWorkerEndedBySignalIsReportedAsGunicornReportsIt(t *testing.T) {
+	for sig, line := range map[string]string{
+		"SEGV": "[WARNING] Worker (pid:%d) was sent SIGSEGV!",
+		"TERM": "[INFO] Worker (pid:%d) was sent SIGTERM!",
+	} {
+		t.Run(sig, func(t *testing.T) {
+			log := captureLog(t)
+			started := 0
+			ta := startArbiter(t, 1, 5, func(dir string) func() *exec.Cmd {
+				return func() *exec.Cmd {
+					started++
+					if started == 1 {
+						return fakeCommand("die:"+sig, dir)()
+					}
+					return fakeCommand("serve", dir)()
+				}
+			})
+			pids := ta.waitForWorkers(t, 2)
+			died := slices.IndexFunc(pids, processGone)
+			if died < 0 {
+				t.Fatalf("no worker of %v has ended", pids)
+			}
+			want := fmt.Sprintf(line, pids[died])
+			waitFor(t, "the end of the worker to be logged", 5*time.Second, func() bool {
+				return strings.Contains(log.String(), want)
+			})
+			ta.signals <- syscall.SIGTERM
+			if code := ta.exitCode(t, 10*time.Second); code != 0 {
+				t.Errorf("exit code = %d, want 0", code)
+			}
+		})
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 // The test binary doubles as a fake worker and a fake master, chosen by these variables, so the
 // arbiter is tested with real processes, signals and inherited sockets but without Python.
 const (
-	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, retire, hang, stubborn-hang, overdue, or exit:CODE
+	fakeWorkerEnv   = "GOWSGI_TEST_FAKE_WORKER" // serve, stubborn, retire, hang, stubborn-hang, overdue, exit:CODE or die:SIGNAL
 	fakeMasterEnv   = "GOWSGI_TEST_FAKE_MASTER" // number of workers
 	markerDirEnv    = "GOWSGI_TEST_MARKERS"
 	fakeWorkerDelay = 300 * time.Millisecond
@@ -46,7 +46,9 @@ func TestMain(m *testing.M) {
 // Once it listens it reports "ready" on its heartbeat pipe and "idle" every 100ms. A retire
 // worker asks to be replaced after its first report; a hang worker reports one busy request and
 // then nothing, like a worker stuck in C; an overdue one does the same with a request that
-// started 5s ago. Stubborn workers ignore every signal they handle.
+// started 5s ago. Stubborn workers ignore every signal they handle. Exit and die workers end
+// after fakeWorkerDelay, with the exit code, or by the signal (TERM, SEGV), as a worker whose C
+// code crashed does.
 func fakeWorker(mode, markers string) int {
 	pid := os.Getpid()
 	signals := make(chan os.Signal, 4)
@@ -57,6 +59,14 @@ func fakeWorker(mode, markers string) int {
 		time.Sleep(fakeWorkerDelay)
 		n, _ := strconv.Atoi(code)
 		return n
+	}
+	if sig, dies := strings.CutPrefix(mode, "die:"); dies {
+		time.Sleep(fakeWorkerDelay)
+		// Go's runtime would turn a SIGSEGV sent to itself into exit code 2: a shell that takes
+		// over the process dies of it.
+		err := syscall.Exec("/bin/sh", []string{"sh", "-c", "kill -" + sig + " $$"}, os.Environ())
+		fmt.Fprintln(os.Stderr, "fake worker:", err)
+		return 1
 	}
 	listener, err := net.FileListener(os.NewFile(FirstListenFD, "listener"))
 	if err != nil {

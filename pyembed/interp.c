@@ -102,13 +102,13 @@ int gw_initialize(const char *executable, const char *bootstrap, const char *pat
 }
 
 /* report_crashes makes a crash in C (a segfault in an extension) print the Python stack that
- * led to it, through faulthandler, while a SIGABRT that another process sends still reaches
- * Go's handler (abort.c). Called with the GIL held, after Go's runtime has installed its
- * signal handlers when there is one. */
+ * led to it, through faulthandler, and end the process by its signal, while Go's own faults
+ * and a SIGABRT that another process sends still reach Go's handler (crash.c). Called with the
+ * GIL held, after Go's runtime has installed its signal handlers when there is one. */
 static int report_crashes(void) {
-    gw_abort_save_runtime();
+    gw_crash_save_go();
     PyObject *r = PyObject_CallNoArgs(gw_bootstrap("_report_crashes"));
-    gw_abort_route();
+    gw_crash_route();
     Py_XDECREF(r);
     return r != NULL ? 0 : -1;
 }

@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	crashIfAsked()
 	os.Exit(m.Run())
 }
 

@@ -19,10 +19,13 @@ char *gw_sys_executable(void);
 char *gw_interrupt(unsigned long thread_id);
 void gw_probe(void);
 void gw_at_exit(void);
-void gw_abort_save_runtime(void);
-void gw_abort_route(void);
 void gw_report_crashes(void);
 PyObject *gw_bootstrap(const char *name);
+
+/* Crashes in C end the process by their signal; faults in Go stay Go's (crash.c). */
+void gw_crash_note_go_text(uintptr_t start, uintptr_t end);
+void gw_crash_save_go(void);
+void gw_crash_route(void);
 
 /* The fork server of --preload (zygote.c): what a worker forked from it, or a fork server that
  * could not load the app, finds once Go's runtime runs. */

@@ -2,7 +2,7 @@
 and quick stops, as an operator sees them from outside the server."""
 
 import os
-import re
+import resource
 import signal
 import threading
 import time
@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import rawhttp
-from support import alive, children, free_port, port_accepts, run_gowsgi, wait_for
+from support import APPS, alive, children, free_port, port_accepts, run_gowsgi, wait_for
 
 APP = "crash_app:app"
 
@@ -64,8 +64,34 @@ def both_answer(server, pids, timeout=10):
     assert not missing, f"workers {missing} never answered\n{server.describe()}"
 
 
-@pytest.mark.parametrize("path,how", [("/exit", "exited with code 1"), ("/segfault", None)], ids=["os._exit", "SIGSEGV"])
-def test_crashed_worker_is_replaced_quickly_and_the_other_serves_on(gowsgi, path, how):
+@pytest.fixture
+def no_core_files():
+    """Workers that die of SIGSEGV write no core file into the apps directory."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+
+
+def line_of(path, text):
+    """The number of the line of path that holds text."""
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+# The segfault kills the worker by its signal, as it kills a Python process, after faulthandler
+# has printed where the app was; the master reports it as gunicorn 26.1 does, at warning level.
+SEGFAULT_REPORT = [
+    "[WARNING] Worker (pid:{pid}) was sent SIGSEGV!",
+    "Fatal Python error: Segmentation fault",
+    f'File "{APPS / "crash_app.py"}", line {line_of(APPS / "crash_app.py", "ctypes.string_at(0)")} in segfault',
+]
+
+
+@pytest.mark.parametrize("path,report", [
+    ("/exit", ["[ERROR] Worker (pid:{pid}) exited with code 1"]),
+    ("/segfault", SEGFAULT_REPORT),
+], ids=["os._exit", "SIGSEGV"])
+def test_crashed_worker_is_replaced_quickly_and_the_other_serves_on(gowsgi, no_core_files, path, report):
     server = gowsgi(APP, "-w", "2")
     old = server.wait_workers(2)
     both_answer(server, old)
@@ -90,9 +116,8 @@ def test_crashed_worker_is_replaced_quickly_and_the_other_serves_on(gowsgi, path
     assert any(crashed_at - 0.5 < at < replaced and pid == survivor for at, pid in loop.answers), \
         "the other worker did not serve while the crashed one was replaced"
     log = server.log()
-    assert re.search(rf"\[ERROR\] Worker \(pid:{crashed}\) (exited with code \d+|was killed by signal \w+)", log), log
-    if how:
-        assert f"Worker (pid:{crashed}) {how}" in log
+    for line in report:
+        assert line.format(pid=crashed) in log, log
 
 
 def test_ttin_adds_a_worker_and_ttou_removes_one_but_never_the_last(gowsgi):
