@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,6 +375,61 @@ def measure_startup(server, options, log_directory):
     return statistics.median(times)
 
 
+BURST_REQUESTS = 50
+BURST_SECONDS = 0.5
+
+
+def measure_burst(server, options, log_directory):
+    """Seconds to answer BURST_REQUESTS requests of BURST_SECONDS each, sent at once on new
+    connections, as a page of slow database calls would be: the best is their total time over
+    the workers."""
+    app = APPS["sleep"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/?seconds={BURST_SECONDS}"
+    with open(Path(log_directory) / f"{server}-burst.log", "wb") as log:
+        with RunningServer(server_command(server, app, port, options.workers, log_directory),
+                           app.directory, log) as running:
+            try:
+                running.wait_until_serving(port, app.expected_body)
+            except ServerFailed as failure:
+                print(f"  {server} burst failed: {failure}", flush=True)
+                return None
+            failures = []
+
+            def fetch():
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                try:
+                    connection.request("GET", url[len(f"http://127.0.0.1:{port}"):])
+                    if connection.getresponse().status != 200:
+                        failures.append("status")
+                except OSError as error:
+                    failures.append(repr(error))
+                finally:
+                    connection.close()
+
+            clients = [threading.Thread(target=fetch) for _ in range(BURST_REQUESTS)]
+            start = time.monotonic()
+            for client in clients:
+                client.start()
+            for client in clients:
+                client.join()
+            took = time.monotonic() - start
+    if failures:
+        print(f"  {server} burst failed: {failures[:3]}", flush=True)
+        return None
+    return took
+
+
+def print_burst(burst, workers):
+    if not burst:
+        return
+    ideal = BURST_REQUESTS * BURST_SECONDS / workers
+    print(f"\nburst: {BURST_REQUESTS} requests of {BURST_SECONDS} s sent at once, {workers} sync workers;"
+          f" seconds to answer all (ideal {ideal:.1f})")
+    for server, seconds in burst.items():
+        print(f"{server:<18}" + (f"{seconds:>7.2f}  {seconds / ideal:.2f}x the ideal" if seconds else "  failed"))
+
+
 def print_table(results):
     print()
     print(f"{'server':<18}{'app':<7}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'CPU us/req':>12}"
@@ -464,7 +520,7 @@ def print_startup(startup):
         print(f"{server:<18}" + (f"{seconds:>7.3f}" if seconds is not None else "  failed"))
 
 
-def print_targets(results, transfers, startup):
+def print_targets(results, transfers, startup, burst, workers):
     """Checks gowsgi against each target of its performance issue, from this run."""
     measured = {(r.server, r.app): r for r in results if not r.failure}
     checks = []
@@ -512,8 +568,12 @@ def print_targets(results, transfers, startup):
         ours, theirs = startup["gowsgi-preload"], startup["uwsgi"]
         check("start-up to the first 200 with --preload <= uWSGI's", f"{ours:.3f} s against {theirs:.3f} s",
               ours <= theirs)
+    if burst.get("gowsgi"):
+        ideal = BURST_REQUESTS * BURST_SECONDS / workers
+        check(f"a burst of {BURST_REQUESTS} requests of {BURST_SECONDS} s <= 1.1x the ideal {ideal:.1f} s",
+              f"{burst['gowsgi']:.2f} s", burst["gowsgi"] <= 1.1 * ideal)
     if checks:
-        print("\ntargets (shared issues 6 and 12), from this run:")
+        print("\ntargets (shared issues 6, 12 and 13), from this run:")
         print(*checks, sep="\n")
 
 
@@ -571,7 +631,7 @@ def main():
     for name in apps:
         if APPS[name].connections:
             print(f"the {name} app: -c{APPS[name].connections}, {', '.join(APPS[name].servers)} only")
-    results, transfers, startup = [], {}, {}
+    results, transfers, startup, burst = [], {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="gowsgi-bench-") as log_directory:
         for app in apps:
             for server in (s for s in servers if not APPS[app].servers or s in APPS[app].servers):
@@ -584,14 +644,17 @@ def main():
             if "flask" in apps:
                 print(f"  {server} start-up ...", flush=True)
                 startup[server] = measure_startup(server, options, log_directory)
+            print(f"  {server} burst ...", flush=True)
+            burst[server] = measure_burst(server, options, log_directory)
     print_table(results)
     print_ratios(results)
     print_memory(results)
     print_transfers(transfers)
     print_startup(startup)
-    print_targets(results, transfers, startup)
+    print_burst(burst, options.workers)
+    print_targets(results, transfers, startup, burst, options.workers)
     if any(r.failure for r in results) or any(isinstance(t, str) for t in transfers.values()) \
-            or None in startup.values():
+            or None in startup.values() or None in burst.values():
         sys.exit(1)
 
 
