@@ -164,7 +164,7 @@ def wait_for(predicate, timeout, interval=0.05):
 class Server:
     """One running gowsgi master, its port and its error log."""
 
-    def __init__(self, args, cwd, env, log_path, host, port):
+    def __init__(self, args, cwd, env, log_path, host, port, preexec_fn=None):
         self.args = [str(a) for a in args]
         self.host = host
         self.port = port
@@ -179,6 +179,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=self._out_file,
             stderr=self._log_file,
+            preexec_fn=preexec_fn,
         )
         self._known_workers = set()
         RUNNING.append(self)
@@ -268,14 +269,17 @@ class ServerFactory:
         self.extra_args = [*TEST_ARGS, *extra_args]
         self.servers = []
 
-    def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True):
-        """Starts `gowsgi -b HOST:PORT ARGS APP` (no -b when bind is False) and waits for the port."""
+    def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True,
+                 preexec_fn=None):
+        """Starts `gowsgi -b HOST:PORT ARGS APP` (no -b when bind is False) and waits for the port;
+        preexec_fn runs in the child before exec (to set resource limits, say)."""
         require_binary()
         port = port or free_port(host)
         bind_args = ["-b", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] if bind else []
         app_args = [app] if app is not None else []
         log_path = self.log_dir / f"gowsgi-{len(self.servers)}-{port}.log"
-        server = Server([*bind_args, *self.extra_args, *args, *app_args], cwd, env, log_path, host, port)
+        server = Server([*bind_args, *self.extra_args, *args, *app_args], cwd, env, log_path, host, port,
+                        preexec_fn)
         self.servers.append(server)
         if wait:
             server.wait_ready()

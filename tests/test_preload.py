@@ -91,9 +91,10 @@ def test_a_replacement_after_max_requests_serves_at_once(gowsgi, imports, keep_a
     # A worker that reaches its limit stops accepting and answers its last request with
     # Connection: close, and its replacement is forked in milliseconds: a sequential client
     # never finds it serving past its limit, nor waits long for the new one, even when it is
-    # the only worker.
+    # the only worker. (How fast the replacement answers is measured by make bench-preload; the
+    # bound here catches a request left on the old worker until --graceful-timeout, 30 s.)
     assert max(served.values()) == limit, served
-    assert max(gaps) < 0.5, f"slowest request {max(gaps):.3f}s"
+    assert max(gaps) < 5, f"slowest request {max(gaps):.3f}s"
     assert len(imported_by(path)) == 1
 
 

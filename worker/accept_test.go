@@ -2,11 +2,16 @@ package worker
 
 import (
 	"bufio"
+	"bytes"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"gowsgi/errorlog"
 )
 
 // lateListener has one connection in hand as it closes, as a listener does whose Accept took
@@ -60,5 +65,33 @@ func TestGracefulStopServesTheConnectionAcceptedAsTheListenerClosed(t *testing.T
 	client.Close()
 	if !srv.wait(time.Now().Add(5 * time.Second)) {
 		t.Error("the connection was still open 5 s after it closed")
+	}
+}
+
+func TestAcceptOutageIsLoggedOnceUntilAcceptingWorksForAWhile(t *testing.T) {
+	var log bytes.Buffer
+	errorlog.SetOutput(&log)
+	defer errorlog.SetOutput(os.Stderr)
+	addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8000}
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	var outage acceptOutage
+	start := time.Now()
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+
+	// At the limit: failures, with a connection let in now and then as a descriptor frees up.
+	for i := range 5 {
+		outage.failed(addr, emfile, at(time.Duration(i)*10*time.Millisecond))
+		outage.check(addr, at(time.Duration(i)*10*time.Millisecond+5*time.Millisecond))
+	}
+	if got := strings.Count(log.String(), "\n"); got != 1 || !strings.Contains(log.String(), "EMFILE") {
+		t.Fatalf("want one line naming EMFILE for a run of failures, got:\n%s", log.String())
+	}
+	outage.check(addr, at(40*time.Millisecond+acceptRecovered))
+	if !strings.Contains(log.String(), "again, after 5 failed attempts over 40ms") {
+		t.Fatalf("want a line saying accepting works again, got:\n%s", log.String())
+	}
+	outage.failed(addr, emfile, at(time.Minute))
+	if got := strings.Count(log.String(), "cannot accept"); got != 2 {
+		t.Errorf("want a new outage logged anew, got:\n%s", log.String())
 	}
 }
