@@ -143,19 +143,70 @@ func (s *h2Server) wait(deadline time.Time) bool {
 	}
 }
 
-// connAddressesKey finds a connection's addresses in its requests' context.
-type connAddressesKey struct{}
+// h2ConnKey finds a connection's h2Conn in its requests' context.
+type h2ConnKey struct{}
 
-// withConnAddresses works out the addresses and the trust of a connection once, by the
-// HTTP/1.1 engine's own rules, so that both protocols report them alike.
+// withConnAddresses starts the h2Conn of a connection. It works out the addresses and the
+// trust of the connection once, by the HTTP/1.1 engine's own rules, so that both protocols
+// report them alike.
 func (s *h2Server) withConnAddresses(ctx context.Context, nc net.Conn) context.Context {
 	c := httpConn{nc: nc, srv: s.engine}
 	c.setAddresses("https")
 	client, _ := s.clients.LoadAndDelete(nc)
 	header, _ := client.(*proxyHeader)
 	c.setPeer(header)
-	addrs := c.req
-	return context.WithValue(ctx, connAddressesKey{}, &addrs)
+	conn := &h2Conn{addrs: c.req, nc: nc, resetBudget: h2ResetBudget(s.lim.Protocol.HTTP2.MaxConcurrentStreams)}
+	if tc, ok := nc.(*tls.Conn); ok {
+		conn.nc = tc.NetConn() // closing the socket itself cannot wait on a close_notify alert
+	}
+	return context.WithValue(ctx, h2ConnKey{}, conn)
+}
+
+// h2ResetWindow is the time over which a connection's streams cut short are counted against
+// its h2ResetBudget: a window opens at the first such stream after the last window ran out.
+const h2ResetWindow = 10 * time.Second
+
+// h2ResetBudget is how many streams a client may cut short within h2ResetWindow: enough to
+// cancel every stream it may open twice over, as a browser leaving a page does, and never fewer
+// than 100. net/http only bounds the streams whose handlers are still to start (CVE-2023-44487),
+// which leaves a client free to open and reset streams as fast as the app answers them: each
+// one costs the app a request, the client a few bytes.
+func h2ResetBudget(maxStreams int) int {
+	return max(2*maxStreams, 100)
+}
+
+// h2Conn is what the requests of one HTTP/2 connection share: its addresses, and the count of
+// its streams that ended before their response did, which cuts the connection off when it
+// goes over budget.
+type h2Conn struct {
+	addrs       wsgi.Request
+	nc          net.Conn
+	resetBudget int
+
+	mu          sync.Mutex
+	windowStart time.Time
+	resets      int
+	cut         bool
+}
+
+// streamCutShort counts a stream that ended while its handler still had to answer it: the
+// client reset it, or net/http did on a protocol error of the client's. Over budget, the
+// connection closes, which ends every stream on it and the handlers' waits for its client.
+func (c *h2Conn) streamCutShort() {
+	now := time.Now()
+	c.mu.Lock()
+	if now.Sub(c.windowStart) > h2ResetWindow {
+		c.windowStart, c.resets = now, 0
+	}
+	c.resets++
+	cutNow := c.resets > c.resetBudget && !c.cut
+	c.cut = c.cut || cutNow
+	c.mu.Unlock()
+	if cutNow {
+		errorlog.Debug("HTTP/2 client %s ended over %d streams early within %s: connection closed",
+			net.JoinHostPort(c.addrs.RemoteAddr, c.addrs.RemotePort), c.resetBudget, h2ResetWindow)
+		c.nc.Close()
+	}
 }
 
 // h2Exchange is one HTTP/2 request on its way through the app, recycled between requests.
@@ -198,7 +249,16 @@ func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (
 			os.Exit(2)
 		}
 	}()
-	if rerr := s.readRequest(ex, r); rerr != nil {
+	conn := r.Context().Value(h2ConnKey{}).(*h2Conn)
+	// Until the response is complete, a stream that ends was cut short. It counts as it ends,
+	// not once the app is done with it, so that a client cannot go on resetting streams while
+	// the app works through the ones it has already reset.
+	watch := context.AfterFunc(r.Context(), conn.streamCutShort)
+	defer watch()
+	if r.Context().Err() != nil {
+		return false // reset before its handler started: the app would answer no one
+	}
+	if rerr := s.readRequest(ex, &conn.addrs, r); rerr != nil {
 		writeH2Error(w, rerr)
 		return false
 	}
@@ -208,15 +268,14 @@ func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (
 		ex.body.rc = rc
 	}
 	ex.req.Body = &ex.body
-	ex.resp = h2Response{w: w, rc: rc, isHead: r.Method == "HEAD", contentLength: -1}
+	ex.resp = h2Response{w: w, rc: rc, isHead: r.Method == "HEAD", contentLength: -1, complete: watch}
 	s.dispatch(&ex.req, &ex.resp)
 	return ex.resp.finish()
 }
 
-// readRequest fills ex.req from r, applying the engine's limits to what net/http let through.
-// Header names with "_" are dropped, as on HTTP/1.1.
-func (s *h2Server) readRequest(ex *h2Exchange, r *http.Request) *requestError {
-	addrs := r.Context().Value(connAddressesKey{}).(*wsgi.Request)
+// readRequest fills ex.req from r, received on a connection with addrs, applying the engine's
+// limits to what net/http let through. Header names with "_" are dropped, as on HTTP/1.1.
+func (s *h2Server) readRequest(ex *h2Exchange, addrs *wsgi.Request, r *http.Request) *requestError {
 	req := &ex.req
 	req.RemoteAddr, req.RemotePort = addrs.RemoteAddr, addrs.RemotePort
 	req.ServerName, req.ServerPort, req.Scheme = addrs.ServerName, addrs.ServerPort, addrs.Scheme

@@ -41,24 +41,37 @@ func dialH2Raw(t *testing.T, addr string) *h2Raw {
 
 func (r *h2Raw) write(typ, flags byte, stream uint32, payload []byte) {
 	r.t.Helper()
-	head := []byte{byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload)), typ, flags, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(head[5:], stream)
-	if _, err := r.c.Write(append(head, payload...)); err != nil {
+	if _, err := r.c.Write(h2Frame(nil, typ, flags, stream, payload)); err != nil {
 		r.t.Fatal(err)
 	}
 }
 
+// h2Frame appends a frame to b.
+func h2Frame(b []byte, typ, flags byte, stream uint32, payload []byte) []byte {
+	b = append(b, byte(len(payload)>>16), byte(len(payload)>>8), byte(len(payload)), typ, flags)
+	b = binary.BigEndian.AppendUint32(b, stream)
+	return append(b, payload...)
+}
+
 func (r *h2Raw) read() (typ, flags byte, stream uint32, payload []byte) {
 	r.t.Helper()
+	typ, flags, stream, payload, err := r.readFrame()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return typ, flags, stream, payload
+}
+
+func (r *h2Raw) readFrame() (typ, flags byte, stream uint32, payload []byte, err error) {
 	var head [9]byte
 	if _, err := io.ReadFull(r.c, head[:]); err != nil {
-		r.t.Fatal(err)
+		return 0, 0, 0, nil, err
 	}
 	payload = make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
 	if _, err := io.ReadFull(r.c, payload); err != nil {
-		r.t.Fatal(err)
+		return 0, 0, 0, nil, err
 	}
-	return head[3], head[4], binary.BigEndian.Uint32(head[5:]) & (1<<31 - 1), payload
+	return head[3], head[4], binary.BigEndian.Uint32(head[5:]) & (1<<31 - 1), payload, nil
 }
 
 // start reads the server's SETTINGS, which come first, and acknowledges them; it returns them
@@ -86,13 +99,7 @@ func (r *h2Raw) start() (settings map[uint16]uint32, connWindow uint32) {
 // or the engine refused the headers.
 func (r *h2Raw) get(stream uint32, maxFrame int, fields ...string) string {
 	r.t.Helper()
-	var block []byte
-	fields = append([]string{":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"}, fields...)
-	for i := 0; i < len(fields); i += 2 {
-		block = append(block, 0) // a literal field, not indexed, with a literal name (RFC 7541 §6.2.2)
-		block = hpackString(block, fields[i])
-		block = hpackString(block, fields[i+1])
-	}
+	block := h2Block(append([]string{":method", "GET", ":scheme", "https", ":path", "/", ":authority", "x"}, fields...)...)
 	for typ := byte(h2Headers); ; typ = h2Continuation {
 		n := min(len(block), maxFrame)
 		var flags byte
@@ -130,6 +137,18 @@ func (r *h2Raw) get(stream uint32, maxFrame int, fields ...string) string {
 			}
 		}
 	}
+}
+
+// h2Block is the header block of fields, names and values in turn, each a literal field that is
+// not indexed, with a literal name (RFC 7541 §6.2.2).
+func h2Block(fields ...string) []byte {
+	var block []byte
+	for i := 0; i < len(fields); i += 2 {
+		block = append(block, 0)
+		block = hpackString(block, fields[i])
+		block = hpackString(block, fields[i+1])
+	}
+	return block
 }
 
 // hpackString appends s as an HPACK string literal without Huffman coding (RFC 7541 §5.2).

@@ -49,6 +49,10 @@ type h2Response struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	isHead bool
+	// complete is called when the response is whole before the handler returns, which only
+	// a HEAD response is once its header is committed: its stream may then end, and must no
+	// longer count as cut short (see h2Conn.streamCutShort).
+	complete func() bool
 
 	queued, committed, aborted, noBody bool
 	code                               int
@@ -96,6 +100,9 @@ func (r *h2Response) WriteHeader(status []byte, code int, header []wsgi.HeaderFi
 }
 
 func (r *h2Response) commit() {
+	if r.isHead {
+		r.complete()
+	}
 	r.committed = true
 	r.noBody = r.isHead || r.code == 204 || r.code == 304
 	r.remaining = r.contentLength
