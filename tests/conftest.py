@@ -3,6 +3,9 @@
 Run with `make test`, or after `make build` with `/usr/bin/python3 -m pytest tests`.
 """
 
+import shutil
+import subprocess
+
 import pytest
 
 from support import RUNNING, ServerFactory, require_binary
@@ -65,3 +68,16 @@ CORE_WORKER_CLASSES = {"sync": ("-k", "sync"), "gevent": ("-k", "gevent")}
 def worker_class(request):
     """The -k arguments of a core WSGI test's server: every such test runs once per class."""
     return CORE_WORKER_CLASSES[request.param]
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """The switches that serve HTTP/2 (and HTTP/1.1) over TLS with a self-signed certificate,
+    for the tests whose raw clients do not check it."""
+    if not shutil.which("openssl"):
+        raise AssertionError("openssl is needed to make the test certificate: install it (apt-get install openssl)")
+    d = tmp_path_factory.mktemp("cert")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+                    "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1"],
+                   cwd=d, check=True, capture_output=True, timeout=60)
+    return ["--certfile", d / "cert.pem", "--keyfile", d / "key.pem", "--http-protocols", "h2,h1"]

@@ -9,13 +9,13 @@ App: apps/h2_hostile_app.py in one worker, which counts its calls to /work.
 
 import http.client
 import select
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 
 import pytest
+
+from rawh2 import frame, hpack_int, hpack_string
 
 APP = "h2_hostile_app:app"
 
@@ -30,18 +30,6 @@ HPACK_TABLE_SIZE = 4096
 MAX_FRAME = 16384
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    """The switches that serve HTTP/2 with a self-signed certificate (the raw client does not check it)."""
-    if not shutil.which("openssl"):
-        raise AssertionError("openssl is needed to make the test certificate: install it (apt-get install openssl)")
-    d = tmp_path_factory.mktemp("cert")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
-                    "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1"],
-                   cwd=d, check=True, capture_output=True, timeout=60)
-    return ["--certfile", d / "cert.pem", "--keyfile", d / "key.pem", "--http-protocols", "h2,h1"]
-
-
 def start(gowsgi, cert, *args):
     """One worker, whose idle connections stay open for the length of a test."""
     return gowsgi(APP, "-w", "1", "--keep-alive", "30", *cert, *args)
@@ -53,29 +41,6 @@ def tls_context(protocol):
     context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols([protocol])
     return context
-
-
-def frame(kind, flags, stream, payload=b""):
-    return len(payload).to_bytes(3, "big") + struct.pack(">BBI", kind, flags, stream) + payload
-
-
-def hpack_int(value, prefix_bits, pattern=0):
-    """value as an HPACK integer after the bits of pattern in its first byte (RFC 7541 §5.1)."""
-    limit = (1 << prefix_bits) - 1
-    if value < limit:
-        return bytes([pattern | value])
-    out = [pattern | limit]
-    value -= limit
-    while value >= 128:
-        out.append(value % 128 + 128)
-        value //= 128
-    return bytes(out + [value])
-
-
-def hpack_string(text):
-    """text as an HPACK string literal without Huffman coding (RFC 7541 §5.2)."""
-    data = text.encode("latin-1")
-    return hpack_int(len(data), 7) + data
 
 
 def literal(name, value):

@@ -9,13 +9,13 @@ would hold back once it has read them. App: apps/tls_app.py, whose "/" answers w
 """
 
 import json
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 
 import pytest
+
+from rawh2 import frame, hpack_string
 
 import rawhttp
 
@@ -107,18 +107,6 @@ END_STREAM, ACK, END_HEADERS = 1, 1, 4
 MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 3, 4, 5, 6
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    """A self-signed certificate: the raw client does not check it."""
-    if not shutil.which("openssl"):
-        raise AssertionError("openssl is needed to make the test certificate: install it (apt-get install openssl)")
-    d = tmp_path_factory.mktemp("cert")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
-                    "-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1"],
-                   cwd=d, check=True, capture_output=True, timeout=60)
-    return ["--certfile", d / "cert.pem", "--keyfile", d / "key.pem", "--http-protocols", "h2,h1"]
-
-
 class H2:
     """One HTTP/2 connection: the preface, the SETTINGS exchange, GET requests."""
 
@@ -172,23 +160,6 @@ class H2:
 
     def close(self):
         self.sock.close()
-
-
-def frame(kind, flags, stream, payload=b""):
-    return len(payload).to_bytes(3, "big") + struct.pack(">BBI", kind, flags, stream) + payload
-
-
-def hpack_string(text):
-    """text as an HPACK string literal without Huffman coding (RFC 7541 §5.1, §5.2)."""
-    data, n = text.encode("latin-1"), len(text)
-    if n < 127:
-        return bytes([n]) + data
-    prefix = [127]
-    n -= 127
-    while n >= 128:
-        prefix.append(n % 128 + 128)
-        n //= 128
-    return bytes(prefix + [n]) + data
 
 
 def test_http2_settings_default_to_gunicorns(gowsgi, cert):
