@@ -550,24 +550,21 @@ def print_targets(results, transfers, startup, burst, workers):
         for name, bound in (("stream", 1e9), ("file", 1e9), ("upload", 5e8)):
             check(f"{name} ({TRANSFERS[name][2]}) >= {bound / 1e9:g} GB/s",
                   f"{rates[name] / 1e9:.2f} GB/s", rates[name] >= bound)
-    gowsgi, gunicorn = measured.get(("gowsgi", "flask")), measured.get(("gunicorn-sync", "flask"))
-    if gowsgi is not None and gunicorn is not None and gowsgi.memory and gunicorn.memory:
-        ours, theirs = (sum(kb for _, kb in r.memory) / 1024 for r in (gowsgi, gunicorn))
-        check("Flask PSS of master and workers <= gunicorn's", f"{ours:.1f} MiB against {theirs:.1f}",
-              ours <= theirs)
-    if startup.get("gowsgi") is not None and startup.get("gunicorn-sync") is not None:
-        ours, theirs = startup["gowsgi"], startup["gunicorn-sync"]
-        check("start-up to the first 200 <= gunicorn's", f"{ours:.3f} s against {theirs:.3f} s",
-              ours <= theirs)
-    preload, uwsgi = measured.get(("gowsgi-preload", "flask")), measured.get(("uwsgi", "flask"))
-    if preload is not None and uwsgi is not None and preload.memory and uwsgi.memory:
-        ours, theirs = (sum(kb for _, kb in r.memory) / 1024 for r in (preload, uwsgi))
-        check("Flask PSS of every process with --preload <= uWSGI's", f"{ours:.1f} MiB against {theirs:.1f}",
-              ours <= theirs)
-    if startup.get("gowsgi-preload") is not None and startup.get("uwsgi") is not None:
-        ours, theirs = startup["gowsgi-preload"], startup["uwsgi"]
-        check("start-up to the first 200 with --preload <= uWSGI's", f"{ours:.3f} s against {theirs:.3f} s",
-              ours <= theirs)
+    def no_more_than(what, ours, theirs, unit):
+        if ours is not None and theirs is not None:
+            digits = 1 if unit == "MiB" else 3
+            check(what, f"{ours:.{digits}f} {unit} against {theirs:.{digits}f}", ours <= theirs)
+
+    def pss_mib(server):
+        result = measured.get((server, "flask"))
+        return sum(kb for _, kb in result.memory) / 1024 if result is not None and result.memory else None
+
+    no_more_than("Flask PSS of master and workers <= gunicorn's", pss_mib("gowsgi"), pss_mib("gunicorn-sync"), "MiB")
+    no_more_than("start-up to the first 200 <= gunicorn's", startup.get("gowsgi"), startup.get("gunicorn-sync"), "s")
+    no_more_than("Flask PSS of every process with --preload <= uWSGI's", pss_mib("gowsgi-preload"), pss_mib("uwsgi"),
+                 "MiB")
+    no_more_than("start-up to the first 200 with --preload <= uWSGI's", startup.get("gowsgi-preload"),
+                 startup.get("uwsgi"), "s")
     if burst.get("gowsgi"):
         ideal = BURST_REQUESTS * BURST_SECONDS / workers
         check(f"a burst of {BURST_REQUESTS} requests of {BURST_SECONDS} s <= 1.1x the ideal {ideal:.1f} s",

@@ -9,13 +9,10 @@ would hold back once it has read them. App: apps/tls_app.py, whose "/" answers w
 """
 
 import json
-import socket
-import ssl
-import struct
 
 import pytest
 
-from rawh2 import frame, hpack_string
+from rawh2 import H2, INITIAL_WINDOW_SIZE, MAX_CONCURRENT_STREAMS, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE
 
 import rawhttp
 
@@ -101,67 +98,6 @@ def test_switches_keep_refusing_what_they_do_not_cover(gowsgi):
 
 # HTTP/2
 
-SETTINGS, HEADERS, CONTINUATION, DATA, GOAWAY, RST_STREAM = 4, 1, 9, 0, 7, 3
-END_STREAM, ACK, END_HEADERS = 1, 1, 4
-# SETTINGS identifiers (RFC 9113 §6.5.2)
-MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE = 3, 4, 5, 6
-
-
-class H2:
-    """One HTTP/2 connection: the preface, the SETTINGS exchange, GET requests."""
-
-    def __init__(self, port):
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.set_alpn_protocols(["h2"])
-        self.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10))
-        assert self.sock.selected_alpn_protocol() == "h2"
-        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0))
-        kind, _, _, payload = self.read()
-        assert kind == SETTINGS
-        self.settings = dict(struct.unpack(">HI", payload[i:i + 6]) for i in range(0, len(payload), 6))
-        self.sock.sendall(frame(SETTINGS, ACK, 0))
-
-    def read(self):
-        head = self._exactly(9)
-        kind, flags, stream = struct.unpack(">BBI", head[3:])
-        return kind, flags, stream & 0x7FFFFFFF, self._exactly(int.from_bytes(head[:3], "big"))
-
-    def _exactly(self, n):
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise AssertionError(f"connection closed after {len(data)} of {n} bytes")
-            data += chunk
-        return data
-
-    def get(self, stream, headers=()):
-        """Sends GET / with headers (lower-case names) and returns the answer's body, or "reset"."""
-        fields = [(":method", "GET"), (":scheme", "https"), (":path", "/"), (":authority", "x"), *headers]
-        block = b"".join(b"\0" + hpack_string(name) + hpack_string(value) for name, value in fields)
-        pieces = [block[i:i + 16384] for i in range(0, len(block), 16384)]
-        for i, piece in enumerate(pieces):
-            flags = (END_STREAM if i == 0 else 0) | (END_HEADERS if i == len(pieces) - 1 else 0)
-            self.sock.sendall(frame(HEADERS if i == 0 else CONTINUATION, flags, stream, piece))
-        body = b""
-        while True:
-            kind, flags, sid, payload = self.read()
-            assert kind != GOAWAY, payload
-            if sid != stream:
-                continue
-            if kind == RST_STREAM:
-                return "reset"
-            if kind == DATA:
-                body += payload
-            if kind in (DATA, HEADERS) and flags & END_STREAM:
-                return body.decode()
-
-    def close(self):
-        self.sock.close()
-
-
 def test_http2_settings_default_to_gunicorns(gowsgi, cert):
     server = gowsgi(APP, "-w", "1", *cert)
     h2 = H2(server.port)
@@ -182,10 +118,10 @@ def test_http2_limits_are_advertised_and_the_header_list_enforced(gowsgi, cert):
         # Each field counts its name, its value and 32 bytes (RFC 9113 §6.5.2): the four
         # pseudo-header fields of get make 167, so this value brings the list to exactly 1000.
         fits = 1000 - 167 - 32 - len("x-big")
-        env = json.loads(h2.get(1, [("x-big", "b" * fits)]))
+        env = json.loads(h2.get(1, "/", ("x-big", "b" * fits)))
         assert (env["SERVER_PROTOCOL"], len(env["headers"]["HTTP_X_BIG"])) == ("HTTP/2", fits)
         # One byte more is answered 431 on its stream; the connection goes on.
-        assert "Too Large" in h2.get(3, [("x-big", "b" * (fits + 1))])
+        assert "Too Large" in h2.get(3, "/", ("x-big", "b" * (fits + 1)))
         assert json.loads(h2.get(5))["REQUEST_METHOD"] == "GET"
     finally:
         h2.close()
