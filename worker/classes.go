@@ -103,7 +103,10 @@ func (a *admission) queued(delta int32) {
 	a.publish()
 }
 
-func (a *admission) publish() { a.load.PublishWork(int(a.busy.Load() + a.waiting.Load())) }
+// work is what the worker's Python has to do: requests running in it or waiting for it.
+func (a *admission) work() int32 { return a.busy.Load() + a.waiting.Load() }
+
+func (a *admission) publish() { a.load.PublishWork(int(a.work())) }
 
 // yields reports whether the accept loop should leave the next connection to another worker
 // for now: this worker's Python has no thread free, and another worker's Python, held or not,
@@ -111,7 +114,7 @@ func (a *admission) publish() { a.load.PublishWork(int(a.busy.Load() + a.waiting
 // shorter queue could serve it first: in a burst of slow requests, a worker whose request has
 // only just started (and so looks free) would otherwise take every waiting connection.
 func (a *admission) yields() bool {
-	return a.busy.Load()+a.waiting.Load() >= a.limit && a.load.AheadInWork()
+	return a.work() >= a.limit && a.load.AheadInWork()
 }
 
 // maxYields bounds how many admissionPoll waits the accept loop makes in a row while it
