@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gowsgi/balance"
+	"gowsgi/httpwire"
 	"gowsgi/wsgi"
 )
 
@@ -13,7 +14,7 @@ import (
 type workerClass interface {
 	// dispatch runs the app for one request; it is called on the connection's goroutine and
 	// returns when the response is written.
-	dispatch(req *wsgi.Request, w wsgi.ResponseWriter)
+	dispatch(req *httpwire.Request, w httpwire.ResponseWriter)
 	// admission is what the accept loop consults.
 	admission() *admission
 	// run occupies the main goroutine until a code arrives on exit, and returns it.
@@ -138,7 +139,7 @@ type threadedClass struct {
 	gate    admission
 }
 
-func (t *threadedClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
+func (t *threadedClass) dispatch(req *httpwire.Request, w httpwire.ResponseWriter) {
 	t.gate.enter()
 	t.slots <- struct{}{}
 	runtime.LockOSThread()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/wsgi"
 )
 
@@ -32,7 +33,7 @@ func (g *geventClass) hubStalled(d time.Duration) bool {
 	return wsgi.HubStalled(d)
 }
 
-func (g *geventClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
+func (g *geventClass) dispatch(req *httpwire.Request, w httpwire.ResponseWriter) {
 	g.gate.enter()
 	g.slots <- struct{}{}
 	g.handler.Serve(req, w)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // proto2 is SERVER_PROTOCOL for HTTP/2 requests.
@@ -22,7 +22,7 @@ const proto2 = "HTTP/2"
 
 // h2Server serves the connections whose TLS handshake chose HTTP/2 with the HTTP/2 server of
 // Go's net/http, which owns the framing, flow control and HPACK. Its handler turns each
-// request into a wsgi.Request and goes through the same dispatch as HTTP/1.1, so the worker
+// request into a httpwire.Request and goes through the same dispatch as HTTP/1.1, so the worker
 // class decides which thread runs the app, and the engine's limits apply to both protocols.
 type h2Server struct {
 	srv    *http.Server
@@ -179,7 +179,7 @@ func h2ResetBudget(maxStreams int) int {
 // its streams that ended before their response did, which cuts the connection off when it
 // goes over budget.
 type h2Conn struct {
-	addrs       wsgi.Request
+	addrs       httpwire.Request
 	nc          net.Conn
 	resetBudget int
 
@@ -211,11 +211,11 @@ func (c *h2Conn) streamCutShort() {
 
 // h2Exchange is one HTTP/2 request on its way through the app, recycled between requests.
 type h2Exchange struct {
-	req  wsgi.Request
+	req  httpwire.Request
 	resp h2Response
 	body h2Body
 	// names holds the method, target and header names and values of the request, which
-	// wsgi.Request wants as bytes; spans says where each header is in it.
+	// httpwire.Request wants as bytes; spans says where each header is in it.
 	names []byte
 	spans []h2HeaderSpan
 }
@@ -230,7 +230,7 @@ var h2ExchangePool = sync.Pool{New: func() any { return new(h2Exchange) }}
 func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex := h2ExchangePool.Get().(*h2Exchange)
 	reset := s.run(ex, w, r)
-	ex.req = wsgi.Request{Header: ex.req.Header[:0]}
+	ex.req = httpwire.Request{Header: ex.req.Header[:0]}
 	ex.resp = h2Response{}
 	ex.body = h2Body{}
 	if cap(ex.names) > readBufSize {
@@ -275,7 +275,7 @@ func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (
 
 // readRequest fills ex.req from r, received on a connection with addrs, applying the engine's
 // limits to what net/http let through. Header names with "_" are dropped, as on HTTP/1.1.
-func (s *h2Server) readRequest(ex *h2Exchange, addrs *wsgi.Request, r *http.Request) *requestError {
+func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.Request) *requestError {
 	req := &ex.req
 	req.RemoteAddr, req.RemotePort = addrs.RemoteAddr, addrs.RemotePort
 	req.ServerName, req.ServerPort, req.Scheme = addrs.ServerName, addrs.ServerPort, addrs.Scheme
@@ -317,7 +317,7 @@ func (s *h2Server) readRequest(ex *h2Exchange, addrs *wsgi.Request, r *http.Requ
 	splitTarget(req.RawURI, req)
 	req.Header = req.Header[:0]
 	for _, f := range ex.spans {
-		req.Header = append(req.Header, wsgi.HeaderField{Name: b[:f.name], Value: b[f.name : f.name+f.value]})
+		req.Header = append(req.Header, httpwire.HeaderField{Name: b[:f.name], Value: b[f.name : f.name+f.value]})
 		b = b[f.name+f.value:]
 	}
 	return nil

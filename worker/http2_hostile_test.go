@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // answered reads until the answer on stream is complete, giving back the connection window its
@@ -36,7 +36,7 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 	var calls atomic.Int32
 	lim := testLimits
 	lim.Protocol.HTTP2.MaxConcurrentStreams = streams
-	addr, client, _ := startTLSServer(t, lim, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, client, _ := startTLSServer(t, lim, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		if string(req.Path) == "/work" {
 			calls.Add(1)
 			time.Sleep(time.Millisecond) // at work when the reset arrives
@@ -78,8 +78,8 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 // A HEAD stream ends when its header goes out, which the app may flush and then go on: that is
 // a complete answer, and many of them on one connection are no reason to cut it off.
 func TestHTTP2HeadAnswersAreNotResets(t *testing.T) {
-	addr, _, _ := startTLSServer(t, testLimits, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
-		w.WriteHeader([]byte("200 OK"), 200, []wsgi.HeaderField{{Name: []byte("Content-Length"), Value: []byte("5")}})
+	addr, _, _ := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
+		w.WriteHeader([]byte("200 OK"), 200, []httpwire.HeaderField{{Name: []byte("Content-Length"), Value: []byte("5")}})
 		w.Flush()
 		time.Sleep(time.Millisecond) // the stream ends meanwhile
 		w.Write([]byte("hello"))

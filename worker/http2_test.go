@@ -22,7 +22,7 @@ import (
 
 	"gowsgi/balance"
 	"gowsgi/config"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // testCertificate is a self-signed certificate for 127.0.0.1 and a pool that trusts it.
@@ -162,8 +162,8 @@ func TestHTTP2RequestBecomesWSGIRequest(t *testing.T) {
 }
 
 func TestHTTP2ResponseHeadersAndLength(t *testing.T) {
-	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
-		w.WriteHeader([]byte("200 OK"), 200, []wsgi.HeaderField{
+	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
+		w.WriteHeader([]byte("200 OK"), 200, []httpwire.HeaderField{
 			{Name: []byte("Connection"), Value: []byte("close")},
 			{Name: []byte("Keep-Alive"), Value: []byte("timeout=5")},
 			{Name: []byte("Transfer-Encoding"), Value: []byte("chunked")},
@@ -192,7 +192,7 @@ func TestHTTP2ResponseHeadersAndLength(t *testing.T) {
 
 func TestHTTP2StreamedResponse(t *testing.T) {
 	next := make(chan struct{})
-	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader([]byte("200 OK"), 200, nil)
 		w.Write([]byte("first\n"))
 		w.Flush()
@@ -216,11 +216,11 @@ func TestHTTP2StreamedResponse(t *testing.T) {
 
 func TestHTTP2IncompleteResponsesResetTheStream(t *testing.T) {
 	cases := map[string]dispatchFunc{
-		"fewer bytes than Content-Length": func(req *wsgi.Request, w wsgi.ResponseWriter) {
-			w.WriteHeader([]byte("200 OK"), 200, []wsgi.HeaderField{{Name: []byte("Content-Length"), Value: []byte("10")}})
+		"fewer bytes than Content-Length": func(req *httpwire.Request, w httpwire.ResponseWriter) {
+			w.WriteHeader([]byte("200 OK"), 200, []httpwire.HeaderField{{Name: []byte("Content-Length"), Value: []byte("10")}})
 			w.Write([]byte("abc"))
 		},
-		"aborted after the header": func(req *wsgi.Request, w wsgi.ResponseWriter) {
+		"aborted after the header": func(req *httpwire.Request, w httpwire.ResponseWriter) {
 			w.WriteHeader([]byte("200 OK"), 200, nil)
 			w.Write([]byte("partial"))
 			w.Flush()
@@ -266,7 +266,7 @@ func TestHTTP2Limits(t *testing.T) {
 
 func TestHTTP2RefusesInformationalFinalStatus(t *testing.T) {
 	var got error
-	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		got = w.WriteHeader([]byte("103 Early Hints"), 103, nil)
 		writeText(w, "500 Internal Server Error", "no")
 	})
@@ -277,20 +277,20 @@ func TestHTTP2RefusesInformationalFinalStatus(t *testing.T) {
 }
 
 func TestHTTP2NoResponseIs500(t *testing.T) {
-	addr, client, _ := startTLSServer(t, testLimits, h2First, func(*wsgi.Request, wsgi.ResponseWriter) {})
+	addr, client, _ := startTLSServer(t, testLimits, h2First, func(*httpwire.Request, httpwire.ResponseWriter) {})
 	if resp, _, _ := get(t, client, newRequest(t, "GET", "https://"+addr+"/", nil)); resp.StatusCode != 500 {
 		t.Errorf("status %d", resp.StatusCode)
 	}
 }
 
 func sendFileDispatch(path string) dispatchFunc {
-	return func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	return func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		f, err := os.Open(path)
 		if err != nil {
 			panic(err)
 		}
 		defer f.Close()
-		w.WriteHeader([]byte("200 OK"), 200, []wsgi.HeaderField{{Name: []byte("Content-Length"), Value: []byte("100000")}})
+		w.WriteHeader([]byte("200 OK"), 200, []httpwire.HeaderField{{Name: []byte("Content-Length"), Value: []byte("100000")}})
 		if err := w.SendFile(f, 10, -1); err != nil {
 			w.Abort()
 		}
@@ -325,7 +325,7 @@ func TestHTTP1OverTLS(t *testing.T) {
 
 func TestHTTP2GracefulShutdownFinishesOpenStreams(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
-	addr, client, srv := startTLSServer(t, testLimits, h2First, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, client, srv := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		if string(req.Path) == "/slow" {
 			close(entered)
 			<-release

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 var errInformational = errors.New("http2: a 1xx status cannot be the final response")
@@ -42,7 +42,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// h2Response is the wsgi.ResponseWriter of an HTTP/2 request. The header goes into
+// h2Response is the httpwire.ResponseWriter of an HTTP/2 request. The header goes into
 // net/http's header map, which is sent at the first Write, SendFile or Flush; until then a
 // second WriteHeader replaces it. Hop-by-hop headers are dropped: HTTP/2 forbids them.
 type h2Response struct {
@@ -61,9 +61,9 @@ type h2Response struct {
 	err                                error // the first write error; the stream is gone
 }
 
-var _ wsgi.ResponseWriter = (*h2Response)(nil)
+var _ httpwire.ResponseWriter = (*h2Response)(nil)
 
-func (r *h2Response) WriteHeader(status []byte, code int, header []wsgi.HeaderField) error {
+func (r *h2Response) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	switch {
 	case r.committed:
 		return errHeaderSent

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 const (
@@ -21,16 +21,16 @@ const (
 )
 
 var (
-	errChunkSize        = fmt.Errorf("%w: invalid chunk size line", wsgi.ErrMalformedBody)
-	errChunkEnd         = fmt.Errorf("%w: chunk data not followed by CRLF", wsgi.ErrMalformedBody)
-	errTrailerSize      = fmt.Errorf("%w: chunked trailer section too large", wsgi.ErrMalformedBody)
-	errChunkLineEnd     = fmt.Errorf("%w: chunked framing line not ended by CRLF", wsgi.ErrMalformedBody)
-	errChunkLineByte    = fmt.Errorf("%w: control character in chunked framing", wsgi.ErrMalformedBody)
-	errTrailerLine      = fmt.Errorf("%w: malformed trailer line", wsgi.ErrMalformedBody)
-	errTrailerFolding   = fmt.Errorf("%w: obsolete line folding in trailers", wsgi.ErrMalformedBody)
-	errTrailerFieldSize = fmt.Errorf("%w: trailer line too long", wsgi.ErrMalformedBody)
-	errTrailerForbidden = fmt.Errorf("%w: field not allowed in trailers", wsgi.ErrMalformedBody)
-	errTrailerTypeTwice = fmt.Errorf("%w: more than one Content-Type trailer", wsgi.ErrMalformedBody)
+	errChunkSize        = fmt.Errorf("%w: invalid chunk size line", httpwire.ErrMalformedBody)
+	errChunkEnd         = fmt.Errorf("%w: chunk data not followed by CRLF", httpwire.ErrMalformedBody)
+	errTrailerSize      = fmt.Errorf("%w: chunked trailer section too large", httpwire.ErrMalformedBody)
+	errChunkLineEnd     = fmt.Errorf("%w: chunked framing line not ended by CRLF", httpwire.ErrMalformedBody)
+	errChunkLineByte    = fmt.Errorf("%w: control character in chunked framing", httpwire.ErrMalformedBody)
+	errTrailerLine      = fmt.Errorf("%w: malformed trailer line", httpwire.ErrMalformedBody)
+	errTrailerFolding   = fmt.Errorf("%w: obsolete line folding in trailers", httpwire.ErrMalformedBody)
+	errTrailerFieldSize = fmt.Errorf("%w: trailer line too long", httpwire.ErrMalformedBody)
+	errTrailerForbidden = fmt.Errorf("%w: field not allowed in trailers", httpwire.ErrMalformedBody)
+	errTrailerTypeTwice = fmt.Errorf("%w: more than one Content-Type trailer", httpwire.ErrMalformedBody)
 	continueMessage     = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 )
 
@@ -41,7 +41,7 @@ const (
 	chunkEnd         // next: the CRLF after chunk data
 )
 
-// requestBody is the wsgi.Request's Body: the decoded request body, read from the connection
+// requestBody is the httpwire.Request's Body: the decoded request body, read from the connection
 // only when the application asks.
 type requestBody struct {
 	c         *httpConn

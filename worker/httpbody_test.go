@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 func TestHTTPChunkedRequestBody(t *testing.T) {
@@ -74,7 +74,7 @@ func newGate(read bool) *gate {
 	return &gate{entered: make(chan struct{}, 10), proceed: make(chan struct{}, 10), read: read}
 }
 
-func (g *gate) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
+func (g *gate) dispatch(req *httpwire.Request, w httpwire.ResponseWriter) {
 	g.entered <- struct{}{}
 	<-g.proceed
 	body := "not read"
@@ -192,7 +192,7 @@ func TestHTTPUnreadBodyDrained(t *testing.T) {
 
 func TestHTTPLargeBodyReads(t *testing.T) {
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 20000)
-	addr, _ := startServer(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServer(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		var got []byte
 		buf := make([]byte, 50000) // larger than the read buffer: read straight from the socket
 		for {
@@ -219,7 +219,7 @@ func TestHTTPLargeBodyReads(t *testing.T) {
 
 // The request line stays valid after the body has been read through the read buffer.
 func TestHTTPRequestLineOutlivesBody(t *testing.T) {
-	addr, _ := startServer(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServer(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		n, _ := io.Copy(io.Discard, req.Body)
 		writeText(w, "200 OK", string(req.Method)+" "+string(req.RawURI)+" "+string(req.Path)+" "+
 			string(req.Query)+" "+strconv.FormatInt(n, 10))

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 var testLimits = Limits{RequestLine: 4094, Fields: 100, FieldSize: 8190, Keepalive: 10 * time.Second, Sendfile: true}
 
 // startServer serves dispatch on a loopback port until the test ends.
-func startServer(t testing.TB, lim Limits, dispatch func(*wsgi.Request, wsgi.ResponseWriter)) (string, *httpServer) {
+func startServer(t testing.TB, lim Limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,7 +53,7 @@ func serveOn(t testing.TB, l net.Listener, srv *httpServer) {
 }
 
 // echo answers with what the engine parsed, so tests can check the parse from the client side.
-func echo(req *wsgi.Request, w wsgi.ResponseWriter) {
+func echo(req *httpwire.Request, w httpwire.ResponseWriter) {
 	var b bytes.Buffer
 	b.WriteString("method=" + string(req.Method) + "\n")
 	b.WriteString("uri=" + string(req.RawURI) + "\n")
@@ -75,9 +75,9 @@ func echo(req *wsgi.Request, w wsgi.ResponseWriter) {
 }
 
 // writeText answers with a Content-Length body.
-func writeText(w wsgi.ResponseWriter, status, text string) {
+func writeText(w httpwire.ResponseWriter, status, text string) {
 	code, _ := strconv.Atoi(status[:3])
-	w.WriteHeader([]byte(status), code, []wsgi.HeaderField{
+	w.WriteHeader([]byte(status), code, []httpwire.HeaderField{
 		{Name: []byte("Content-Type"), Value: []byte("text/plain")},
 		{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(text)))},
 	})

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 
 	"gowsgi/config"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // protocolOptions are gunicorn's protocol settings: the switches that relax the HTTP/1.1 parser
@@ -54,7 +54,7 @@ const (
 	proto11 = "HTTP/1.1"
 )
 
-// headInfo is what the engine itself needs from a request head, beside the wsgi.Request.
+// headInfo is what the engine itself needs from a request head, beside the httpwire.Request.
 type headInfo struct {
 	http11         bool
 	isHead         bool
@@ -131,7 +131,7 @@ func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
 // parseHead parses a complete request head (request line, header lines, blank line) into req
 // and h; ends holds the offset of each line's LF in head. The Request's slices point into head,
 // which parsing may rewrite in place (folded lines, a case-folded method).
-func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *requestError {
+func parseHead(head []byte, ends []int32, req *httpwire.Request, h *headInfo) *requestError {
 	*h = headInfo{contentLength: -1, lim: h.lim}
 	req.Header = req.Header[:0]
 	start := 0
@@ -164,7 +164,7 @@ func parseHead(head []byte, ends []int32, req *wsgi.Request, h *headInfo) *reque
 // parseHeaderLine checks one "name: value" line in a single pass over the name and adds it to
 // req.Header. Names with "_" are kept: whether they reach the app, where they would alias their
 // "-" spelling, is the wsgi package's decision (--header-map, --forwarder-headers).
-func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
+func parseHeaderLine(line []byte, req *httpwire.Request, h *headInfo) *requestError {
 	colon := 0
 	for colon < len(line) && tokenByte[line[colon]] {
 		colon++
@@ -189,11 +189,11 @@ func parseHeaderLine(line []byte, req *wsgi.Request, h *headInfo) *requestError 
 	if rerr := h.noteHeader(name, value); rerr != nil {
 		return rerr
 	}
-	req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
+	req.Header = append(req.Header, httpwire.HeaderField{Name: name, Value: value})
 	return nil
 }
 
-func parseRequestLine(line []byte, req *wsgi.Request, h *headInfo) *requestError {
+func parseRequestLine(line []byte, req *httpwire.Request, h *headInfo) *requestError {
 	sp1 := bytes.IndexByte(line, ' ')
 	sp2 := bytes.LastIndexByte(line, ' ')
 	if sp1 <= 0 || sp2 <= sp1+1 {
@@ -372,7 +372,7 @@ var slashPath = []byte("/")
 // splitTarget sets Path and Query from the request target. An absolute-form target
 // ("http://host/p?q", sent to proxies) contributes only its path; a fragment is not part of
 // either.
-func splitTarget(target []byte, req *wsgi.Request) {
+func splitTarget(target []byte, req *httpwire.Request) {
 	if i := bytes.IndexByte(target, '#'); i >= 0 {
 		target = target[:i]
 	}
@@ -448,7 +448,7 @@ func (h *headInfo) noteHeader(name, value []byte) *requestError {
 }
 
 // finish checks the framing headers against each other (RFC 9112 §6) and sets ContentLength.
-func (h *headInfo) finish(req *wsgi.Request) *requestError {
+func (h *headInfo) finish(req *httpwire.Request) *requestError {
 	req.ContentLength = 0
 	if h.hasCoding {
 		switch {

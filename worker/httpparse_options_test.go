@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"gowsgi/config"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 var (
@@ -23,7 +23,7 @@ var (
 func parseWith(p config.HTTPParsing, head string) (string, *requestError) {
 	lim := testLimits
 	lim.Protocol.HTTPParsing = p
-	var req wsgi.Request
+	var req httpwire.Request
 	h := headInfo{lim: &lim}
 	if rerr := parseText(head, &req, &h); rerr != nil {
 		return "", rerr
@@ -79,7 +79,7 @@ func TestHTTPParseSwitches(t *testing.T) {
 				t.Errorf("switches off: %v, want %q", rerr, c.strict.reason)
 			}
 			var bare headInfo // a parse outside a server is as strict
-			if rerr := parseText(c.head, new(wsgi.Request), &bare); rerr != c.strict {
+			if rerr := parseText(c.head, new(httpwire.Request), &bare); rerr != c.strict {
 				t.Errorf("no limits: %v, want %q", rerr, c.strict.reason)
 			}
 			got, rerr := parseWith(c.on, c.head)
@@ -141,7 +141,7 @@ func TestHTTPParseSwitchesKeepRequestSemantics(t *testing.T) {
 		"POST / HTTP/0.9\r\nContent-Length:\r\n\t3\r\n\r\nabc":      {false, false},
 		"OPTIONS * HTTP/1.1\r\nX-A: one\r\n two\r\nHost: x\r\n\r\n": {false, true},
 	} {
-		var req wsgi.Request
+		var req httpwire.Request
 		h := headInfo{lim: &lim}
 		if rerr := parseText(head, &req, &h); rerr != nil {
 			t.Errorf("%q: %s", head, rerr.reason)

@@ -2,7 +2,7 @@ package worker
 
 import (
 	"gowsgi/config"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // gunicorn's switches that relax the request parser (config.HTTPParsing). Each runs only once
@@ -53,7 +53,7 @@ func (h *headInfo) unconventionalMethod(method []byte) *requestError {
 // whatever its digits: from 1.1 up by HTTP/1.1's rules, below by HTTP/1.0's. SERVER_PROTOCOL is
 // what the client sent (a string allocated on this rare path), the answer says HTTP/1.1 (RFC
 // 9110 §2.5). Anything else is no version at all: 400.
-func (h *headInfo) unconventionalVersion(version []byte, req *wsgi.Request) *requestError {
+func (h *headInfo) unconventionalVersion(version []byte, req *httpwire.Request) *requestError {
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || !isDigit(version[5]) ||
 		version[6] != '.' || !isDigit(version[7]) {
 		return errVersion

@@ -4,11 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // parseText runs parseHead on a complete head, with the line ends readHead would find.
-func parseText(head string, req *wsgi.Request, h *headInfo) *requestError {
+func parseText(head string, req *httpwire.Request, h *headInfo) *requestError {
 	var ends []int32
 	for i := range len(head) {
 		if head[i] == '\n' {
@@ -19,7 +19,7 @@ func parseText(head string, req *wsgi.Request, h *headInfo) *requestError {
 }
 
 func TestHTTPParseHeadFields(t *testing.T) {
-	var req wsgi.Request
+	var req httpwire.Request
 	var h headInfo
 	head := "POST /a%20b/c?x=1&y=2#frag HTTP/1.1\r\nHost: example.com\r\nX-Spaced: \t two  words \t\r\n" +
 		"Content-Length: 3\r\nX_Under: kept\r\nAccept:\r\n\r\n"
@@ -59,7 +59,7 @@ func TestHTTPParseTargets(t *testing.T) {
 		"CONNECT example.com:443":            "example.com:443 ",
 		"OPTIONS /only#x?y":                  "/only ",
 	} {
-		var req wsgi.Request
+		var req httpwire.Request
 		var h headInfo
 		if rerr := parseText(target+" HTTP/1.1\r\n\r\n", &req, &h); rerr != nil {
 			t.Fatalf("%s: %s", target, rerr.reason)
@@ -85,7 +85,7 @@ func TestHTTPParseConnectionSemantics(t *testing.T) {
 		{"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", false, false, false},
 	}
 	for _, c := range cases {
-		var req wsgi.Request
+		var req httpwire.Request
 		var h headInfo
 		if rerr := parseText(c.head, &req, &h); rerr != nil {
 			t.Fatalf("%q: %s", c.head, rerr.reason)
@@ -107,7 +107,7 @@ func TestHTTPParseErrorReasons(t *testing.T) {
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n":                errTransferCoding,
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n": errLengthAndCoding,
 	} {
-		var req wsgi.Request
+		var req httpwire.Request
 		var h headInfo
 		if got := parseText(head, &req, &h); got != want {
 			t.Errorf("%q: got %v, want %q", head, got, want.reason)

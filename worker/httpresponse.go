@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"sync"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // writePiece is the most one socket write is given at once, so that the write deadline measures
@@ -21,7 +21,7 @@ var (
 	crlf          = []byte("\r\n")
 )
 
-// responseWriter is the wsgi.ResponseWriter of the connection's current request. The header is
+// responseWriter is the httpwire.ResponseWriter of the connection's current request. The header is
 // serialised into the write buffer by WriteHeader and completed (framing and Connection) by the
 // first Write, SendFile or Flush; until then a second WriteHeader rewrites it in place.
 type responseWriter struct {
@@ -37,7 +37,7 @@ type responseWriter struct {
 	appClose, keepAlive        bool
 }
 
-var _ wsgi.ResponseWriter = (*responseWriter)(nil)
+var _ httpwire.ResponseWriter = (*responseWriter)(nil)
 
 func (r *responseWriter) reset(start int) {
 	*r = responseWriter{c: r.c, start: start, contentLength: -1}
@@ -45,7 +45,7 @@ func (r *responseWriter) reset(start int) {
 
 // WriteHeader queues the status line and headers; the application's hop-by-hop headers are
 // dropped and its "Connection: close" is honoured.
-func (r *responseWriter) WriteHeader(status []byte, code int, header []wsgi.HeaderField) error {
+func (r *responseWriter) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	if r.committed {
 		return errHeaderSent
 	}

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
-func fields(kv ...string) []wsgi.HeaderField {
-	var out []wsgi.HeaderField
+func fields(kv ...string) []httpwire.HeaderField {
+	var out []httpwire.HeaderField
 	for i := 0; i < len(kv); i += 2 {
-		out = append(out, wsgi.HeaderField{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
+		out = append(out, httpwire.HeaderField{Name: []byte(kv[i]), Value: []byte(kv[i+1])})
 	}
 	return out
 }
@@ -23,7 +23,7 @@ func fields(kv ...string) []wsgi.HeaderField {
 var bigBody = bytes.Repeat([]byte("abcdefghij"), 100000)
 
 // responder answers according to the request path, one behaviour per path.
-func responder(req *wsgi.Request, w wsgi.ResponseWriter) {
+func responder(req *httpwire.Request, w httpwire.ResponseWriter) {
 	ok := []byte("200 OK")
 	switch string(req.Path) {
 	case "/stream":
@@ -220,14 +220,14 @@ func TestHTTPHeaderReplacedBeforeFirstByte(t *testing.T) {
 	g := newGate(false)
 	sent := make(chan [2]bool, 1)
 	sentEarly := make(chan bool, 1)
-	addr, _ := startServer(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServer(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader([]byte("200 OK"), 200, fields("X-First", "1", "Content-Length", "3"))
 		w.Flush() // commits: later WriteHeader calls are refused
 		before := w.HeaderSent()
 		sent <- [2]bool{before, w.WriteHeader([]byte("500 Oops"), 500, nil) == nil}
 		w.Write([]byte("abc"))
 	})
-	addr2, _ := startServer(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr2, _ := startServer(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader([]byte("200 OK"), 200, fields("X-First", "1"))
 		g.entered <- struct{}{}
 		<-g.proceed
@@ -256,7 +256,7 @@ func TestHTTPHeaderReplacedBeforeFirstByte(t *testing.T) {
 
 func TestHTTPWriteErrorWhenClientGone(t *testing.T) {
 	result := make(chan error, 1)
-	addr, _ := startServer(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServer(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader([]byte("200 OK"), 200, nil)
 		chunk := make([]byte, 64<<10)
 		for range 2000 {
@@ -286,11 +286,11 @@ func TestHTTPSendFile(t *testing.T) {
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	serve := func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	serve := func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		q := strings.Split(string(req.Query), ",") // offset,count,declared length ("" for none)
 		off, _ := strconv.ParseInt(q[0], 10, 64)
 		n, _ := strconv.ParseInt(q[1], 10, 64)
-		var h []wsgi.HeaderField
+		var h []httpwire.HeaderField
 		if q[2] != "" {
 			h = fields("Content-Length", q[2])
 		}

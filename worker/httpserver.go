@@ -12,7 +12,7 @@ import (
 	"gowsgi/accesslog"
 	"gowsgi/balance"
 	"gowsgi/errorlog"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // Limits bound what one request may make the engine hold, so a hostile client cannot make a
@@ -62,7 +62,7 @@ const (
 )
 
 // dispatchFunc runs the application for one request and returns when the response is written.
-type dispatchFunc func(req *wsgi.Request, w wsgi.ResponseWriter)
+type dispatchFunc func(req *httpwire.Request, w httpwire.ResponseWriter)
 
 // httpServer serves HTTP/1.1 on accepted connections and hands each request to dispatch.
 type httpServer struct {
@@ -265,7 +265,7 @@ type httpConn struct {
 	buf  []byte
 	r, w int
 
-	req  wsgi.Request
+	req  httpwire.Request
 	head headInfo
 	body requestBody
 	resp responseWriter
@@ -358,7 +358,7 @@ func (s *httpServer) release(c *httpConn) {
 	c.settleArrival()
 
 	clear(c.req.Header[:cap(c.req.Header)])
-	c.req = wsgi.Request{Header: c.req.Header[:0]}
+	c.req = httpwire.Request{Header: c.req.Header[:0]}
 	c.resp.reset(0)
 	c.body.reset(0, false, false)
 	if len(c.buf) != readBufSize {

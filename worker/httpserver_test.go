@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 func TestHTTPPipelining(t *testing.T) {
@@ -164,7 +164,7 @@ var helloRequest = []byte("GET /hello HTTP/1.1\r\nHost: localhost:8000\r\nUser-A
 func helloServer(b *testing.B) *testClient {
 	status, body := []byte("200 OK"), []byte("Hello world!")
 	header := fields("Content-Type", "text/plain", "Content-Length", "12")
-	addr, _ := startServer(b, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServer(b, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader(status, 200, header)
 		w.Write(body)
 	})

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"gowsgi/config"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // Each method takes only the target forms RFC 9112 §3.2 gives it, and absolute-form only when
@@ -54,7 +54,7 @@ func TestHTTPTargetForms(t *testing.T) {
 		{"CONNECT user@example.com:443", errTargetForm},
 	}
 	for _, c := range cases {
-		var req wsgi.Request
+		var req httpwire.Request
 		var h headInfo
 		if got := parseText(c.line+" HTTP/1.1\r\n\r\n", &req, &h); got != c.want {
 			t.Errorf("%q: got %v, want %v", c.line, got, c.want)
@@ -221,7 +221,7 @@ func TestHTTPFoldedFieldSizeCountsTheLinesAsSent(t *testing.T) {
 	lim := testLimits
 	lim.FieldSize = len("X-A: a\r\n b\r\n")
 	lim.Protocol.HTTPParsing = permitFolding
-	var req wsgi.Request
+	var req httpwire.Request
 	h := headInfo{lim: &lim}
 	if rerr := parseText("GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", &req, &h); rerr != nil {
 		t.Fatalf("at the limit: %s", rerr.reason)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"gowsgi/allowlist"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 func TestDetectProxyHeader(t *testing.T) {
@@ -257,7 +257,7 @@ func startProxiedServer(t *testing.T, policy peerPolicy) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newHTTPServer(testLimits, "http", func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	srv := newHTTPServer(testLimits, "http", func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		trusted := "untrusted"
 		if req.TrustedPeer {
 			trusted = "trusted"

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/wsgi"
 )
 
@@ -51,7 +52,7 @@ type syncClass struct {
 
 	// serving is the request the loop is answering on a connection it owns, which dispatch
 	// then runs in place.
-	serving atomic.Pointer[wsgi.Request]
+	serving atomic.Pointer[httpwire.Request]
 
 	// Loop state, touched only by the main thread.
 	entries      []loopEntry // by descriptor
@@ -76,8 +77,8 @@ type loopEntry struct {
 }
 
 type syncJob struct {
-	req  *wsgi.Request
-	w    wsgi.ResponseWriter
+	req  *httpwire.Request
+	w    httpwire.ResponseWriter
 	done chan struct{}
 }
 
@@ -138,7 +139,7 @@ func (s *syncClass) admission() *admission { return &s.gate }
 
 // dispatch runs the request in place when the loop is answering it, and otherwise hands it to
 // the loop and waits.
-func (s *syncClass) dispatch(req *wsgi.Request, w wsgi.ResponseWriter) {
+func (s *syncClass) dispatch(req *httpwire.Request, w httpwire.ResponseWriter) {
 	s.gate.enter()
 	defer s.gate.leave()
 	if s.serving.Load() == req {

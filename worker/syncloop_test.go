@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // viaSyncLoop makes startServer serve through the sync class's event loop.
@@ -76,7 +76,7 @@ func TestSyncLoopPassesTheEngineTests(t *testing.T) {
 func TestSyncLoopRunsRequestsOnItsThread(t *testing.T) {
 	var mu sync.Mutex
 	threads := map[int]int{}
-	addr, _ := startServerWithLoop(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServerWithLoop(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		mu.Lock()
 		threads[syscall.Gettid()]++
 		mu.Unlock()
@@ -103,7 +103,7 @@ func TestSyncLoopRunsRequestsOnItsThread(t *testing.T) {
 // A head that arrives in pieces, and a body the app leaves unread while it is still on its way,
 // are waited for off the loop, and the connection comes back to it for the next request.
 func TestSyncLoopWaitsForNoClient(t *testing.T) {
-	addr, _ := startServerWithLoop(t, testLimits, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	addr, _ := startServerWithLoop(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		if strings.HasPrefix(string(req.Path), "/unread") {
 			writeText(w, "200 OK", "not read")
 			return
@@ -153,7 +153,7 @@ func TestSyncLoopShutdown(t *testing.T) {
 	}
 }
 
-func startServerWithLoop(t *testing.T, lim Limits, dispatch func(*wsgi.Request, wsgi.ResponseWriter)) (string, *httpServer) {
+func startServerWithLoop(t *testing.T, lim Limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
 	viaSyncLoop = true
 	defer func() { viaSyncLoop = false }()
 	return startServer(t, lim, dispatch)

@@ -7,7 +7,7 @@ import (
 	"gowsgi/allowlist"
 	"gowsgi/config"
 	"gowsgi/errorlog"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // The uwsgi protocol (--protocol uwsgi) is what nginx's uwsgi_pass speaks: each connection
@@ -125,7 +125,7 @@ func (c *httpConn) readUwsgiPacket() (int, *requestError, error) {
 // again ("HTTP_ACCEPT_ENCODING" is "ACCEPT-ENCODING"), renamed in place in block, under the
 // limits on request heads. A block that breaks the framing is an error, whatever else is wrong
 // with it; a well-framed one that breaks the limits is a requestError.
-func parseUwsgiVars(block []byte, lim *Limits, v *uwsgiVars, req *wsgi.Request) (*requestError, error) {
+func parseUwsgiVars(block []byte, lim *Limits, v *uwsgiVars, req *httpwire.Request) (*requestError, error) {
 	*v = uwsgiVars{method: methodGET, pathInfo: slashPath, proto: proto11}
 	req.Header = req.Header[:0]
 	var refusal *requestError
@@ -160,7 +160,7 @@ func uwsgiString(b []byte) (s, rest []byte, ok bool) {
 
 // note takes in one var. Unknown ones (DOCUMENT_ROOT, SCRIPT_NAME, REQUEST_SCHEME) are dropped,
 // as in gunicorn: the environ is built from the request, not copied from the peer.
-func (v *uwsgiVars) note(key, value []byte, lim *Limits, req *wsgi.Request) *requestError {
+func (v *uwsgiVars) note(key, value []byte, lim *Limits, req *httpwire.Request) *requestError {
 	switch string(key) {
 	case "REQUEST_METHOD":
 		v.method = value
@@ -236,7 +236,7 @@ func uwsgiProto(value []byte) string {
 	return string(value)
 }
 
-func addUwsgiHeader(name, value []byte, lim *Limits, req *wsgi.Request) *requestError {
+func addUwsgiHeader(name, value []byte, lim *Limits, req *httpwire.Request) *requestError {
 	switch {
 	case !isToken(name):
 		return errHeaderName
@@ -250,13 +250,13 @@ func addUwsgiHeader(name, value []byte, lim *Limits, req *wsgi.Request) *request
 			return errHeaderValue
 		}
 	}
-	req.Header = append(req.Header, wsgi.HeaderField{Name: name, Value: value})
+	req.Header = append(req.Header, httpwire.HeaderField{Name: name, Value: value})
 	return nil
 }
 
 // finish checks what the vars said as a whole and adds the body's headers. An empty
 // CONTENT_TYPE or CONTENT_LENGTH, which nginx sends for a request without them, is no header.
-func (v *uwsgiVars) finish(lim *Limits, req *wsgi.Request) *requestError {
+func (v *uwsgiVars) finish(lim *Limits, req *httpwire.Request) *requestError {
 	uriSize := len(v.uri)
 	if uriSize == 0 {
 		uriSize = len(v.pathInfo) + 1 + len(v.query)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"gowsgi/allowlist"
-	"gowsgi/wsgi"
+	"gowsgi/httpwire"
 )
 
 // uwsgiPacket builds a packet with modifier1 0 from name, value pairs.
@@ -40,7 +40,7 @@ var nginxPost = uwsgiPacket(
 
 func TestUwsgiVarsBecomeTheRequest(t *testing.T) {
 	var v uwsgiVars
-	var req wsgi.Request
+	var req httpwire.Request
 	rerr, err := parseUwsgiVars(bytes.Clone(nginxPost[uwsgiHeaderSize:]), &testLimits, &v, &req)
 	if rerr != nil || err != nil {
 		t.Fatalf("refused: %v %v", rerr, err)
@@ -142,7 +142,7 @@ func TestUwsgiMinimalPacket(t *testing.T) {
 // An answer without Content-Length is not chunked: the end of the connection delimits it.
 func TestUwsgiStreamedAnswer(t *testing.T) {
 	for _, loop := range []bool{false, true} {
-		addr := startUwsgiServer(t, "tcp", "127.0.0.1", loop, func(req *wsgi.Request, w wsgi.ResponseWriter) {
+		addr := startUwsgiServer(t, "tcp", "127.0.0.1", loop, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 			w.WriteHeader([]byte("200 OK"), 200, nil)
 			for range 100 {
 				w.Write(bytes.Repeat([]byte("x"), 10000))
@@ -160,7 +160,7 @@ func TestUwsgiStreamedAnswer(t *testing.T) {
 
 func TestUwsgiPeerNotAllowed(t *testing.T) {
 	var served atomic.Int32
-	count := func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	count := func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		served.Add(1)
 		echo(req, w)
 	}
@@ -288,7 +288,7 @@ func FuzzUwsgiPacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8) {
 		if len(input) > uwsgiHeaderSize {
 			var v uwsgiVars
-			var req wsgi.Request
+			var req httpwire.Request
 			rerr, err := parseUwsgiVars(bytes.Clone(input[uwsgiHeaderSize:]), &lim, &v, &req)
 			for _, h := range req.Header {
 				if rerr == nil && err == nil && !isToken(h.Name) {

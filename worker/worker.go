@@ -17,6 +17,7 @@ import (
 	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/proctitle"
 	"gowsgi/wsgi"
 )
@@ -70,7 +71,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
 		Sendfile:    cfg.Sendfile,
 		Protocol:    protocolOptions{HTTPParsing: cfg.HTTPParsing, HTTP2: cfg.HTTP2},
-	}, urlScheme(&cfg.TLS), func(req *wsgi.Request, w wsgi.ResponseWriter) {
+	}, urlScheme(&cfg.TLS), func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		retire.starting()
 		class.dispatch(req, w)
 	})

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"gowsgi/httpwire"
 	"gowsgi/pyembed"
 )
 
-// discard is a ResponseWriter that costs next to nothing, so that a benchmark measures the
+// discard is an httpwire.ResponseWriter that costs next to nothing, so that a benchmark measures the
 // request path and not the recording of its output.
 type discard struct {
 	code    int
@@ -17,7 +18,7 @@ type discard struct {
 	sent    bool
 }
 
-func (d *discard) WriteHeader(status []byte, code int, header []HeaderField) error {
+func (d *discard) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	d.code = code
 	return nil
 }
@@ -45,14 +46,14 @@ func benchmarkHello(b *testing.B, header ...string) {
 		b.Fatal(err)
 	}
 	h := NewHandler(app, "")
-	req := &Request{
+	req := &httpwire.Request{
 		Method: []byte("GET"), RawURI: []byte("/"), Path: []byte("/"), Proto: "HTTP/1.1",
 		Body: strings.NewReader(""), RemoteAddr: "127.0.0.1", RemotePort: "40000",
 		ServerName: "127.0.0.1", ServerPort: "8000", Scheme: "http",
 	}
 	for _, field := range header {
 		name, value, _ := strings.Cut(field, ": ")
-		req.Header = append(req.Header, HeaderField{Name: []byte(name), Value: []byte(value)})
+		req.Header = append(req.Header, httpwire.HeaderField{Name: []byte(name), Value: []byte(value)})
 	}
 	serveRepeatedly(b, h, req)
 }
@@ -80,17 +81,17 @@ func BenchmarkServeFlask(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := NewHandler(app, "")
-	req := &Request{
+	req := &httpwire.Request{
 		Method: []byte("GET"), RawURI: []byte("/"), Path: []byte("/"), Proto: "HTTP/1.1",
 		Body: strings.NewReader(""), RemoteAddr: "127.0.0.1", RemotePort: "40000",
 		ServerName: "127.0.0.1", ServerPort: "8000", Scheme: "http",
-		Header: []HeaderField{{Name: []byte("Host"), Value: []byte("127.0.0.1:8000")}},
+		Header: []httpwire.HeaderField{{Name: []byte("Host"), Value: []byte("127.0.0.1:8000")}},
 	}
 	serveRepeatedly(b, h, req)
 }
 
 // serveRepeatedly measures h serving req on one locked thread, then checks the last answer.
-func serveRepeatedly(b *testing.B, h *Handler, req *Request) {
+func serveRepeatedly(b *testing.B, h *Handler, req *httpwire.Request) {
 	w := &discard{}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+
+	"gowsgi/httpwire"
 )
 
 // ProxyHeaders says what request headers may change in the environ: a trusted proxy's word on
@@ -74,7 +76,7 @@ var (
 // for a request that must be refused: one whose secure scheme headers disagree, or one with a
 // header name holding "_" under "refuse". Only a trusted peer's scheme and forwarder headers
 // count; anyone else's are ordinary headers.
-func (p *proxyPolicy) inspect(req *Request, v *forwardedView) *errorAnswer {
+func (p *proxyPolicy) inspect(req *httpwire.Request, v *forwardedView) *errorAnswer {
 	*v = forwardedView{scheme: req.Scheme}
 	schemeSeen := false
 	for i := range req.Header {
@@ -182,7 +184,7 @@ func refusal(why string) errorAnswer {
 		status: []byte("400 Bad Request"),
 		code:   400,
 		body:   body,
-		header: []HeaderField{
+		header: []httpwire.HeaderField{
 			{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
 			{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body)))},
 			{Name: []byte("Connection"), Value: []byte("close")},

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"gowsgi/httpwire"
 )
 
 var gunicornDefaults = ProxyHeaders{
@@ -19,14 +21,14 @@ func serveProxied(t *testing.T, policy ProxyHeaders, trusted bool, path string, 
 	t.Helper()
 	h := NewHandler(testHandler.app, "")
 	h.proxy = newProxyPolicy(policy)
-	req := &Request{
+	req := &httpwire.Request{
 		Method: []byte("GET"), RawURI: []byte(path), Path: []byte(path), Proto: "HTTP/1.1",
 		Body: strings.NewReader(""), RemoteAddr: "10.0.0.1", RemotePort: "5555", ServerName: "localhost",
 		ServerPort: "8000", Scheme: "http", TrustedPeer: trusted,
 	}
 	for _, field := range header {
 		name, value, _ := strings.Cut(field, ": ")
-		req.Header = append(req.Header, HeaderField{Name: []byte(name), Value: []byte(value)})
+		req.Header = append(req.Header, httpwire.HeaderField{Name: []byte(name), Value: []byte(value)})
 	}
 	rec := &recorder{}
 	runtime.LockOSThread()
@@ -134,10 +136,10 @@ func TestServerMountAndProxyMount(t *testing.T) {
 		{"/other/environ_dump", "SCRIPT_NAME: /other", "/other", "/environ_dump"},
 	} {
 		var v forwardedView
-		req := &Request{TrustedPeer: true}
+		req := &httpwire.Request{TrustedPeer: true}
 		if c.header != "" {
 			name, value, _ := strings.Cut(c.header, ": ")
-			req.Header = []HeaderField{{Name: []byte(name), Value: []byte(value)}}
+			req.Header = []httpwire.HeaderField{{Name: []byte(name), Value: []byte(value)}}
 		}
 		if refused := h.proxy.inspect(req, &v); refused != nil {
 			t.Fatalf("%q refused", c.header)
@@ -151,7 +153,7 @@ func TestServerMountAndProxyMount(t *testing.T) {
 
 func TestProxyProtocolEnviron(t *testing.T) {
 	h := NewHandler(testHandler.app, "")
-	req := &Request{
+	req := &httpwire.Request{
 		Method: []byte("GET"), RawURI: []byte("/environ_dump"), Path: []byte("/environ_dump"), Proto: "HTTP/1.1",
 		Body: strings.NewReader(""), RemoteAddr: "203.0.113.7", RemotePort: "40000", Scheme: "http",
 		ProxyProtocol: "TCP4", ProxyAddr: "198.51.100.1", ProxyPort: "443",

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/pyembed"
 )
 
@@ -142,7 +143,7 @@ func (h *Handler) finishHooked(call *pyembed.Call, ex *exchange, interrupted boo
 
 // packRequest lays out what the request object carries, in the order pyembed.PreRequest
 // reads it; header names are upper-cased, as gunicorn gives them.
-func packRequest(b []byte, req *Request) []byte {
+func packRequest(b []byte, req *httpwire.Request) []byte {
 	b = pyembed.AppendField(b, req.Method)
 	b = pyembed.AppendField(b, req.RawURI)
 	b = pyembed.AppendField(b, req.Path)
@@ -167,12 +168,12 @@ func packRequest(b []byte, req *Request) []byte {
 // hookRecorder notes the response that went to the engine for post_request: the last status
 // and headers given (an error answer replaces the app's), and the bytes sent from files.
 type hookRecorder struct {
-	ResponseWriter
+	httpwire.ResponseWriter
 	head      []byte
 	fileBytes int64
 }
 
-func (r *hookRecorder) WriteHeader(status []byte, code int, header []HeaderField) error {
+func (r *hookRecorder) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	r.head = pyembed.AppendField(r.head[:0], status)
 	for _, f := range header {
 		r.head = pyembed.AppendField(r.head, f.Name)

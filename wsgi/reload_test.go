@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"gowsgi/httpwire"
 )
 
 func TestFailingHandlerAnswers500WithTheReason(t *testing.T) {
@@ -12,7 +14,7 @@ func TestFailingHandlerAnswers500WithTheReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		req := &Request{Method: []byte("GET"), RawURI: []byte("/"), Path: []byte("/"), Proto: "HTTP/1.1",
+		req := &httpwire.Request{Method: []byte("GET"), RawURI: []byte("/"), Path: []byte("/"), Proto: "HTTP/1.1",
 			Body: strings.NewReader(""), Scheme: "http"}
 		rec := &recorder{}
 		runtime.LockOSThread()

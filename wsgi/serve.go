@@ -1,3 +1,6 @@
+// Package wsgi turns a parsed HTTP request into a PEP 3333 call of the Python application and
+// turns what the application returns into a response. It knows nothing of sockets or of how the
+// HTTP engine frames bytes: the engine hands it an httpwire.Request and an httpwire.ResponseWriter.
 package wsgi
 
 import (
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/pyembed"
 )
 
@@ -38,13 +42,13 @@ func NewHandler(app *pyembed.App, scriptName string) *Handler {
 // exchange is one request's state while the app runs; it is what Python's wsgi.input and
 // write() call back into.
 type exchange struct {
-	req  *Request
-	w    ResponseWriter
+	req  *httpwire.Request
+	w    httpwire.ResponseWriter
 	env  environBuffer
 	path []byte
 	// pathInfo is PATH_INFO as the app got it.
 	pathInfo []byte
-	header   []HeaderField
+	header   []httpwire.HeaderField
 	status   []byte
 	length   int64 // Content-Length the app declared, or -1
 	written  int64
@@ -64,7 +68,7 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
 // Serve runs the application for req and writes its response to w. The caller holds its OS
 // thread for the duration, so the request stays on one Python thread state.
-func (h *Handler) Serve(req *Request, w ResponseWriter) {
+func (h *Handler) Serve(req *httpwire.Request, w httpwire.ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
 	refused := h.buildEnviron(ex)
@@ -189,7 +193,7 @@ func (ex *exchange) setHead(head []byte, st *pyembed.Step) bool {
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, crlf)
 		name, value, _ := bytes.Cut(line, colonSpace)
-		ex.header = append(ex.header, HeaderField{Name: name, Value: value})
+		ex.header = append(ex.header, httpwire.HeaderField{Name: name, Value: value})
 		if len(name) == len("Content-Length") && bytes.EqualFold(name, []byte("Content-Length")) {
 			ex.length = parseLength(value)
 		}
@@ -264,7 +268,7 @@ func (h *Handler) fail(ex *exchange, reason string) {
 	case h.inFlight.timedOut(ex):
 		errorlog.Warning("Request %s %s ended by its timeout", ex.req.Method, ex.req.RawURI)
 		answer = &answer503
-	case errors.Is(ex.bodyErr, ErrMalformedBody):
+	case errors.Is(ex.bodyErr, httpwire.ErrMalformedBody):
 		errorlog.Warning("Bad request body from %s: %v", ex.req.RemoteAddr, ex.bodyErr)
 		answer = &answer400
 	case ex.bodyErr != nil:
@@ -289,7 +293,7 @@ func (h *Handler) fail(ex *exchange, reason string) {
 type errorAnswer struct {
 	status []byte
 	code   int
-	header []HeaderField
+	header []httpwire.HeaderField
 	body   []byte
 }
 
@@ -305,7 +309,7 @@ func newErrorAnswer(code int, reason string) errorAnswer {
 		status: []byte(strconv.Itoa(code) + " " + reason),
 		code:   code,
 		body:   body,
-		header: []HeaderField{
+		header: []httpwire.HeaderField{
 			{Name: []byte("Content-Type"), Value: []byte("text/plain; charset=utf-8")},
 			{Name: []byte("Content-Length"), Value: []byte(strconv.Itoa(len(body)))},
 			{Name: []byte("Connection"), Value: []byte("close")},

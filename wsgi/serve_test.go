@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gowsgi/httpwire"
 )
 
 var testHandler *Handler
@@ -28,7 +30,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// recorder is a ResponseWriter that keeps what it is given.
+// recorder is an httpwire.ResponseWriter that keeps what it is given.
 type recorder struct {
 	status  string
 	code    int
@@ -39,7 +41,7 @@ type recorder struct {
 	flushes int
 }
 
-func (r *recorder) WriteHeader(status []byte, code int, header []HeaderField) error {
+func (r *recorder) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	r.status, r.code, r.header = string(status), code, nil
 	for _, h := range header {
 		r.header = append(r.header, string(h.Name)+": "+string(h.Value))
@@ -60,7 +62,7 @@ func (r *recorder) SendFile(f *os.File, off, n int64) error {
 func serve(t *testing.T, target string, body string, header ...string) *recorder {
 	t.Helper()
 	path, query, _ := strings.Cut(target, "?")
-	req := &Request{
+	req := &httpwire.Request{
 		Method: []byte("POST"), RawURI: []byte(target), Path: []byte(path), Query: []byte(query),
 		Proto: "HTTP/1.1", ContentLength: int64(len(body)), Body: strings.NewReader(body),
 		RemoteAddr: "127.0.0.1", RemotePort: "5555", ServerName: "localhost", ServerPort: "8000",
@@ -68,7 +70,7 @@ func serve(t *testing.T, target string, body string, header ...string) *recorder
 	}
 	for _, h := range header {
 		name, value, _ := strings.Cut(h, ": ")
-		req.Header = append(req.Header, HeaderField{Name: []byte(name), Value: []byte(value)})
+		req.Header = append(req.Header, httpwire.HeaderField{Name: []byte(name), Value: []byte(value)})
 	}
 	rec := &recorder{}
 	runtime.LockOSThread()

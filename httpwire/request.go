@@ -1,7 +1,4 @@
-// Package wsgi turns a parsed HTTP request into a PEP 3333 call of the Python application and
-// turns what the application returns into a response. It knows nothing of sockets or of how the
-// HTTP engine frames bytes: the engine hands it a Request and a ResponseWriter.
-package wsgi
+package httpwire
 
 import (
 	"errors"
