@@ -25,11 +25,11 @@ PYTHON ?= $(shell version=$$(pkg-config --modversion python3-embed 2>/dev/null) 
 # Python's own code faster (pyembed/link_static.go), else the shared library pkg-config names.
 GO_ENV = $(shell $(PYTHON) pyembed/linkflags.py)
 
-# The fuzz targets make test runs after the unit tests, one go test each (it takes one -fuzz
-# pattern), FUZZ_TIME each on top of their seed corpora in worker/testdata/fuzz: a bounded search
-# for new failures on every run. Minimizing a newly interesting input could take most of a short
-# run, so it gets FUZZ_MINIMIZE at most.
-FUZZ_TARGETS := FuzzRequestHead FuzzChunkedBody FuzzProxyHeader FuzzHTTPConn
+# The fuzz targets make test runs after the unit tests, as package/target, one go test each (it
+# takes one -fuzz pattern), FUZZ_TIME each on top of their seed corpora in the package's
+# testdata/fuzz: a bounded search for new failures on every run. Minimizing a newly interesting
+# input could take most of a short run, so it gets FUZZ_MINIMIZE at most.
+FUZZ_TARGETS := worker/FuzzRequestHead worker/FuzzChunkedBody httpwire/FuzzProxyHeader worker/FuzzHTTPConn
 FUZZ_TIME ?= 15s
 FUZZ_MINIMIZE ?= 3s
 
@@ -82,8 +82,8 @@ test: deps build
 	$(GO_ENV) go vet ./...
 	$(GO_ENV) go test ./...
 	for target in $(FUZZ_TARGETS); do \
-		$(GO_ENV) go test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZ_TIME) \
-			-fuzzminimizetime $(FUZZ_MINIMIZE) ./worker/ || exit 1; \
+		$(GO_ENV) go test -run '^$$' -fuzz "^$${target#*/}\$$" -fuzztime $(FUZZ_TIME) \
+			-fuzzminimizetime $(FUZZ_MINIMIZE) "./$${target%/*}/" || exit 1; \
 	done
 	$(PYTHON) -m pytest tests
 

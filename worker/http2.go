@@ -101,7 +101,7 @@ func h2HeaderBytes(limit, headMax int) int {
 
 // serve hands over a connection whose handshake chose h2; client is what its PROXY header said,
 // or nil.
-func (s *h2Server) serve(c *tls.Conn, client *proxyHeader) {
+func (s *h2Server) serve(c *tls.Conn, client *httpwire.ProxyHeader) {
 	if client != nil {
 		s.clients.Store(c, client)
 	}
@@ -153,7 +153,7 @@ func (s *h2Server) withConnAddresses(ctx context.Context, nc net.Conn) context.C
 	c := httpConn{nc: nc, srv: s.engine}
 	c.setAddresses("https")
 	client, _ := s.clients.LoadAndDelete(nc)
-	header, _ := client.(*proxyHeader)
+	header, _ := client.(*httpwire.ProxyHeader)
 	c.setPeer(header)
 	conn := &h2Conn{addrs: c.req, nc: nc, resetBudget: h2ResetBudget(s.lim.Protocol.HTTP2.MaxConcurrentStreams)}
 	if tc, ok := nc.(*tls.Conn); ok {

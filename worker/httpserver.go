@@ -190,7 +190,7 @@ func (s *httpServer) drive(c *httpConn, serve func() (adopted bool)) {
 
 // prepare reads the PROXY header and runs the TLS handshake; it returns nil when the
 // connection is gone or was handed to HTTP/2.
-func (s *httpServer) prepare(nc net.Conn) (net.Conn, *proxyHeader, *requestError) {
+func (s *httpServer) prepare(nc net.Conn) (net.Conn, *httpwire.ProxyHeader, *requestError) {
 	nc, client, refusal := s.peers.prepareConn(nc)
 	if nc == nil {
 		return nil, nil, nil

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"gowsgi/allowlist"
 	"gowsgi/config"
+	"gowsgi/httpwire"
 	"gowsgi/wsgi"
 )
 
@@ -66,7 +66,7 @@ var (
 // The header is taken off the socket itself — peeked at, then read exactly — so no byte after
 // it is consumed and the connection served is still the accepted one, with its sendfile and
 // half-close.
-func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *proxyHeader, *requestError) {
+func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *httpwire.ProxyHeader, *requestError) {
 	if !p.proxyV1 && !p.proxyV2 {
 		return nc, nil, nil
 	}
@@ -81,7 +81,7 @@ func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *proxyHeader, *requestE
 	}
 	nc.SetReadDeadline(time.Now().Add(headerTimeout))
 	defer nc.SetReadDeadline(time.Time{})
-	var buf [proxyPeekSize]byte
+	var buf [httpwire.ProxyPeekSize]byte
 	for seen := 0; ; {
 		n, err := peek(raw, buf[:], seen)
 		if err != nil || n == 0 {
@@ -89,27 +89,27 @@ func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *proxyHeader, *requestE
 			return nil, nil, nil
 		}
 		seen = n
-		switch detectProxyHeader(buf[:n], p.proxyV1, p.proxyV2) {
-		case proxyAbsent:
+		switch httpwire.DetectProxyHeader(buf[:n], p.proxyV1, p.proxyV2) {
+		case httpwire.ProxyAbsent:
 			return nc, nil, nil
-		case proxyNeedMore:
+		case httpwire.ProxyNeedMore:
 			continue
 		}
 		if !trusts(p.proxyAllow, nc) {
 			return nc, nil, errProxyForbidden
 		}
-		outcome, h, err := parseProxyHeader(buf[:n])
+		outcome, h, err := httpwire.ParseProxyHeader(buf[:n])
 		switch {
 		case err != nil:
 			return nc, nil, errProxyInvalid
-		case outcome == proxyNeedMore:
+		case outcome == httpwire.ProxyNeedMore:
 			continue
 		}
-		if _, err := io.CopyN(io.Discard, nc, int64(h.size)); err != nil {
+		if _, err := io.CopyN(io.Discard, nc, int64(h.Size)); err != nil {
 			nc.Close()
 			return nil, nil, nil
 		}
-		if h.local {
+		if h.Local {
 			return nc, nil, nil
 		}
 		return nc, &h, nil
@@ -142,12 +142,9 @@ func peek(raw syscall.RawConn, buf []byte, seen int) (int, error) {
 // client a PROXY header named, if any, and whether the peer itself is a trusted proxy. Trust
 // goes by the peer, not by the client its header names, as in gunicorn: the peer is who wrote
 // the bytes.
-func (c *httpConn) setPeer(client *proxyHeader) {
+func (c *httpConn) setPeer(client *httpwire.ProxyHeader) {
 	c.req.TrustedPeer = trusts(c.srv.peers.forwardedAllow, c.nc)
-	if client == nil {
-		return
+	if client != nil {
+		c.req.SetProxyClient(client)
 	}
-	c.req.RemoteAddr, c.req.RemotePort = client.source.Addr().String(), strconv.Itoa(int(client.source.Port()))
-	c.req.ProxyProtocol = client.proto
-	c.req.ProxyAddr, c.req.ProxyPort = client.dest.Addr().String(), strconv.Itoa(int(client.dest.Port()))
 }

@@ -10,6 +10,7 @@ import (
 
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 )
 
 // handshakeTimeout bounds the TLS handshake of a new connection, as headerTimeout bounds the
@@ -71,7 +72,7 @@ func (t *tlsLayer) wait(deadline time.Time) bool {
 // when the handshake failed or HTTP/2 took the connection over. A client that fails the
 // handshake (no client certificate, no common cipher) is logged at debug level only: it is the
 // client's problem, and gunicorn does not log it either at its default level.
-func (t *tlsLayer) secure(nc net.Conn, client *proxyHeader) net.Conn {
+func (t *tlsLayer) secure(nc net.Conn, client *httpwire.ProxyHeader) net.Conn {
 	tc := tls.Server(nc, t.config)
 	tc.SetDeadline(time.Now().Add(handshakeTimeout))
 	if err := tc.Handshake(); err != nil {

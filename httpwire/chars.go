@@ -1,0 +1,3 @@
+package httpwire
+
+func isDigit(b byte) bool { return '0' <= b && b <= '9' }
