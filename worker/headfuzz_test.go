@@ -8,20 +8,20 @@ import (
 	"strings"
 	"testing"
 
-	"gowsgi/config"
+	"gowsgi/httpwire"
 )
 
 // fuzzLimits are small enough for the fuzzer to reach each of them with short inputs.
-func fuzzLimits(p config.HTTPParsing) Limits {
+func fuzzLimits(p httpwire.Parsing) limits {
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 200, 10, 100
-	lim.Protocol.HTTPParsing = p
+	lim.Parsing = p
 	return lim
 }
 
 // parsingSwitches turns the low five bits of a fuzz argument into a set of parser switches.
-func parsingSwitches(bits uint8) config.HTTPParsing {
-	return config.HTTPParsing{
+func parsingSwitches(bits uint8) httpwire.Parsing {
+	return httpwire.Parsing{
 		PermitUnconventionalMethod:  bits&1 != 0,
 		CasefoldMethod:              bits&2 != 0,
 		PermitUnconventionalVersion: bits&4 != 0,
@@ -114,9 +114,9 @@ func FuzzRequestHead(f *testing.F) {
 
 // checkAcceptedHead holds an accepted head to the request-line and header rules, checked here
 // with other code than the parser's where that is short.
-func checkAcceptedHead(t *testing.T, p *headParse, lim *Limits) {
+func checkAcceptedHead(t *testing.T, p *headParse, lim *limits) {
 	t.Helper()
-	on := lim.Protocol.HTTPParsing
+	on := lim.Parsing
 	switch {
 	case !isToken([]byte(p.method)):
 		t.Fatalf("method %q is not a token", p.method)
@@ -135,7 +135,7 @@ func checkAcceptedHead(t *testing.T, p *headParse, lim *Limits) {
 	checkFraming(t, p)
 }
 
-func checkVersion(t *testing.T, p *headParse, on config.HTTPParsing) {
+func checkVersion(t *testing.T, p *headParse, on httpwire.Parsing) {
 	t.Helper()
 	v := p.proto
 	conventional := v == proto10 || v == proto11
@@ -182,7 +182,7 @@ func checkTarget(t *testing.T, p *headParse) {
 
 // checkFields holds each field to RFC 9110 §5: a token name, a value of visible characters,
 // blanks and obs-text without blanks around it, within the field size limit.
-func checkFields(t *testing.T, p *headParse, lim *Limits) {
+func checkFields(t *testing.T, p *headParse, lim *limits) {
 	t.Helper()
 	if len(p.fields) > lim.Fields {
 		t.Fatalf("%d fields", len(p.fields))

@@ -31,7 +31,7 @@ type h2Server struct {
 	// clients holds the PROXY header of each connection handed over until net/http starts
 	// serving it: the connection itself must stay a *tls.Conn for net/http to speak HTTP/2.
 	clients  sync.Map
-	lim      Limits
+	lim      limits
 	dispatch dispatchFunc
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when a graceful stop has closed every connection
@@ -61,7 +61,7 @@ func newH2Server(engine *httpServer) *h2Server {
 	if idle <= 0 {
 		idle = shutdownGrace // HTTP/2 has no connection per request: close soon after the last
 	}
-	h2 := engine.lim.Protocol.HTTP2
+	h2 := engine.lim.HTTP2
 	s.srv = &http.Server{
 		Handler:        s,
 		MaxHeaderBytes: h2HeaderBytes(h2.MaxHeaderListSize, engine.headMax),
@@ -155,7 +155,7 @@ func (s *h2Server) withConnAddresses(ctx context.Context, nc net.Conn) context.C
 	client, _ := s.clients.LoadAndDelete(nc)
 	header, _ := client.(*httpwire.ProxyHeader)
 	c.setPeer(header)
-	conn := &h2Conn{addrs: c.req, nc: nc, resetBudget: h2ResetBudget(s.lim.Protocol.HTTP2.MaxConcurrentStreams)}
+	conn := &h2Conn{addrs: c.req, nc: nc, resetBudget: h2ResetBudget(s.lim.HTTP2.MaxConcurrentStreams)}
 	if tc, ok := nc.(*tls.Conn); ok {
 		conn.nc = tc.NetConn() // closing the socket itself cannot wait on a close_notify alert
 	}

@@ -35,7 +35,7 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 	const streams = 10
 	var calls atomic.Int32
 	lim := testLimits
-	lim.Protocol.HTTP2.MaxConcurrentStreams = streams
+	lim.HTTP2.MaxConcurrentStreams = streams
 	addr, client, _ := startTLSServer(t, lim, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		if string(req.Path) == "/work" {
 			calls.Add(1)

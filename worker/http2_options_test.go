@@ -177,7 +177,7 @@ func TestHTTP2SettingsFromLimits(t *testing.T) {
 		{MaxConcurrentStreams: 100, InitialWindowSize: 3 << 20, MaxFrameSize: 1<<24 - 1, MaxHeaderListSize: 65536},
 	} {
 		lim := testLimits
-		lim.Protocol.HTTP2 = h2
+		lim.HTTP2 = h2
 		lim.FieldSize = 1 << 20 // a field may take up the whole list
 		addr, _, _ := startTLSServer(t, lim, h2First, echo)
 		r := dialH2Raw(t, addr)

@@ -55,13 +55,13 @@ func testCertificate(t testing.TB) (tls.Certificate, *x509.CertPool) {
 
 // startTLSServer serves dispatch over TLS offering protocols (ALPN names) until the test ends,
 // and returns the address, a client for the first protocol, and the engine.
-func startTLSServer(t *testing.T, lim Limits, protocols []string, dispatch dispatchFunc) (string, *http.Client, *httpServer) {
+func startTLSServer(t *testing.T, lim limits, protocols []string, dispatch dispatchFunc) (string, *http.Client, *httpServer) {
 	t.Helper()
 	return startTLSServerWith(t, lim, protocols, dispatch, nil)
 }
 
 // startTLSServerWith is startTLSServer with setUp, if not nil, changing the engine first.
-func startTLSServerWith(t *testing.T, lim Limits, protocols []string, dispatch dispatchFunc, setUp func(*httpServer)) (string, *http.Client, *httpServer) {
+func startTLSServerWith(t *testing.T, lim limits, protocols []string, dispatch dispatchFunc, setUp func(*httpServer)) (string, *http.Client, *httpServer) {
 	t.Helper()
 	cert, pool := testCertificate(t)
 	settings := &config.TLSSettings{CertFile: "test", Certificate: cert, Protocols: protocols}

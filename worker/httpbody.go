@@ -393,7 +393,7 @@ func (c *httpConn) readLine(max int) ([]byte, error) {
 // Its lines follow readLine's rules, but may be longer than the read buffer; trailerScan checks
 // them as gunicorn checks trailer fields.
 func (c *httpConn) skipTrailers() error {
-	scan := trailerScan{lim: &c.srv.lim}
+	scan := trailerScan{lim: &c.srv.lim.Limits}
 	for total := 0; total <= maxTrailerBytes; {
 		if c.r == c.w {
 			if err := c.fillBody(); err != nil {
@@ -429,7 +429,7 @@ const (
 // limit, no more fields than the field count limit, no second Content-Type, and none of the
 // fields RFC 9110 §6.5.1 keeps out of trailers (checkName).
 type trailerScan struct {
-	lim       *Limits
+	lim       *httpwire.Limits
 	state     int
 	fields    int
 	fieldSize int // bytes of the current field so far, continuation lines and CRLFs included
@@ -467,7 +467,7 @@ func (t *trailerScan) step(b byte) (done bool, err error) {
 		case b == ':':
 			t.state = trailerValue
 			return false, t.checkName()
-		case (b == ' ' || b == '\t') && t.lim.Protocol.StripHeaderSpaces:
+		case (b == ' ' || b == '\t') && t.lim.Parsing.StripHeaderSpaces:
 			t.state = trailerBeforeColon
 		default:
 			return false, errTrailerLine
@@ -505,7 +505,7 @@ func (t *trailerScan) startLine(b byte) error {
 	case b == '\r':
 		t.state = trailerEndCR
 	case b == ' ' || b == '\t':
-		if t.fields == 0 || !t.lim.Protocol.PermitObsoleteFolding {
+		if t.fields == 0 || !t.lim.Parsing.PermitObsoleteFolding {
 			return errTrailerFolding
 		}
 		t.state = trailerValue

@@ -14,10 +14,10 @@ import (
 	"gowsgi/httpwire"
 )
 
-var testLimits = Limits{RequestLine: 4094, Fields: 100, FieldSize: 8190, Keepalive: 10 * time.Second, Sendfile: true}
+var testLimits = limits{Limits: httpwire.Limits{RequestLine: 4094, Fields: 100, FieldSize: 8190, Keepalive: 10 * time.Second, Sendfile: true}}
 
 // startServer serves dispatch on a loopback port until the test ends.
-func startServer(t testing.TB, lim Limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
+func startServer(t testing.TB, lim limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

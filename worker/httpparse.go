@@ -4,17 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 
-	"gowsgi/config"
 	"gowsgi/httpwire"
 )
-
-// protocolOptions are gunicorn's protocol settings: the switches that relax the HTTP/1.1 parser
-// (all off by default) and the limits an HTTP/2 client is held to. A zero HTTP2 field leaves
-// net/http's default, except MaxHeaderListSize, where 0 means no limit of its own.
-type protocolOptions struct {
-	config.HTTPParsing
-	HTTP2 config.HTTP2Limits
-}
 
 // requestError is an answer the engine gives by itself, before or instead of the application.
 type requestError struct {
@@ -70,7 +61,7 @@ type headInfo struct {
 	// lim holds the switches that relax the parse, set by readHead and kept by parseHead;
 	// without it (a parse outside a server), every switch is off. Only the paths where a strict
 	// check has failed read it, so the usual request pays nothing for the switches.
-	lim *Limits
+	lim *httpwire.Limits
 }
 
 // readHead reads until buf[r:] starts with a complete request head and returns its length,
@@ -80,7 +71,7 @@ type headInfo struct {
 // A header line counts against FieldSize with its CRLF, even when the client sent a bare LF:
 // gunicorn counts so, and a limit must let in the same requests there and here.
 func (c *httpConn) readHead() (n int, rerr *requestError, err error) {
-	lim := &c.srv.lim
+	lim := &c.srv.lim.Limits
 	c.head.lim = lim
 	scan := 0
 	c.lineEnds = c.lineEnds[:0]

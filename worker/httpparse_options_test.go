@@ -4,27 +4,26 @@ import (
 	"strings"
 	"testing"
 
-	"gowsgi/config"
 	"gowsgi/httpwire"
 )
 
 var (
-	permitMethod  = config.HTTPParsing{PermitUnconventionalMethod: true}
-	casefold      = config.HTTPParsing{PermitUnconventionalMethod: true, CasefoldMethod: true}
-	permitVersion = config.HTTPParsing{PermitUnconventionalVersion: true}
-	stripSpaces   = config.HTTPParsing{StripHeaderSpaces: true}
-	permitFolding = config.HTTPParsing{PermitObsoleteFolding: true}
-	everySwitch   = config.HTTPParsing{PermitUnconventionalMethod: true, PermitUnconventionalVersion: true,
+	permitMethod  = httpwire.Parsing{PermitUnconventionalMethod: true}
+	casefold      = httpwire.Parsing{PermitUnconventionalMethod: true, CasefoldMethod: true}
+	permitVersion = httpwire.Parsing{PermitUnconventionalVersion: true}
+	stripSpaces   = httpwire.Parsing{StripHeaderSpaces: true}
+	permitFolding = httpwire.Parsing{PermitObsoleteFolding: true}
+	everySwitch   = httpwire.Parsing{PermitUnconventionalMethod: true, PermitUnconventionalVersion: true,
 		CasefoldMethod: true, StripHeaderSpaces: true, PermitObsoleteFolding: true}
 )
 
 // parseWith parses head as a server with the given switches does, and sums up the result as
 // "METHOD PROTO http11 Name=value|…".
-func parseWith(p config.HTTPParsing, head string) (string, *requestError) {
+func parseWith(p httpwire.Parsing, head string) (string, *requestError) {
 	lim := testLimits
-	lim.Protocol.HTTPParsing = p
+	lim.Parsing = p
 	var req httpwire.Request
-	h := headInfo{lim: &lim}
+	h := headInfo{lim: &lim.Limits}
 	if rerr := parseText(head, &req, &h); rerr != nil {
 		return "", rerr
 	}
@@ -44,7 +43,7 @@ func TestHTTPParseSwitches(t *testing.T) {
 	cases := []struct {
 		name   string
 		head   string
-		on     config.HTTPParsing
+		on     httpwire.Parsing
 		strict *requestError
 		want   string
 	}{
@@ -75,7 +74,7 @@ func TestHTTPParseSwitches(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, rerr := parseWith(config.HTTPParsing{}, c.head); rerr != c.strict {
+			if _, rerr := parseWith(httpwire.Parsing{}, c.head); rerr != c.strict {
 				t.Errorf("switches off: %v, want %q", rerr, c.strict.reason)
 			}
 			var bare headInfo // a parse outside a server is as strict
@@ -100,12 +99,12 @@ func TestHTTPParseSwitchesKeepRefusing(t *testing.T) {
 	cases := []struct {
 		name string
 		head string
-		on   config.HTTPParsing
+		on   httpwire.Parsing
 		want *requestError
 	}{
 		// gunicorn checks the method before it case-folds: alone, the switch lets "get" in no more
 		// than before.
-		{"case-folding alone", "get / HTTP/1.1\r\n\r\n", config.HTTPParsing{CasefoldMethod: true}, errMethod},
+		{"case-folding alone", "get / HTTP/1.1\r\n\r\n", httpwire.Parsing{CasefoldMethod: true}, errMethod},
 		{"method not a token", "G(T / HTTP/1.1\r\n\r\n", everySwitch, errMethod},
 		{"two-digit minor version", "GET / HTTP/1.10\r\n\r\n", everySwitch, errVersion},
 		{"lower-case version", "GET / http/1.1\r\n\r\n", everySwitch, errVersion},
@@ -130,7 +129,7 @@ func TestHTTPParseSwitchesKeepRefusing(t *testing.T) {
 
 func TestHTTPParseSwitchesKeepRequestSemantics(t *testing.T) {
 	lim := testLimits
-	lim.Protocol.HTTPParsing = everySwitch
+	lim.Parsing = everySwitch
 	for head, want := range map[string]struct{ isHead, keepAlive bool }{
 		"head / HTTP/1.1\r\n\r\n":                                   {true, true},
 		"HEAD / HTTP/0.9\r\n\r\n":                                   {true, false},
@@ -142,7 +141,7 @@ func TestHTTPParseSwitchesKeepRequestSemantics(t *testing.T) {
 		"OPTIONS * HTTP/1.1\r\nX-A: one\r\n two\r\nHost: x\r\n\r\n": {false, true},
 	} {
 		var req httpwire.Request
-		h := headInfo{lim: &lim}
+		h := headInfo{lim: &lim.Limits}
 		if rerr := parseText(head, &req, &h); rerr != nil {
 			t.Errorf("%q: %s", head, rerr.reason)
 			continue
@@ -158,7 +157,7 @@ func TestHTTPParseSwitchesKeepRequestSemantics(t *testing.T) {
 func TestHTTPParseSwitchesInTheServer(t *testing.T) {
 	cases := []struct {
 		name, raw string
-		on        config.HTTPParsing
+		on        httpwire.Parsing
 		want      string // the echo line that shows the switch at work
 	}{
 		{"unconventional method", "get / HTTP/1.1\r\nHost: x\r\n\r\n", permitMethod, "method=get\n"},
@@ -179,7 +178,7 @@ func TestHTTPParseSwitchesInTheServer(t *testing.T) {
 				t.Fatalf("after a refusal: status %q", r.status)
 			}
 			lim := testLimits
-			lim.Protocol.HTTPParsing = c.on
+			lim.Parsing = c.on
 			relaxed, _ := startServer(t, lim, echo)
 			r, conn = roundTrip(t, relaxed, c.raw)
 			if r.code != 200 || !strings.Contains(r.body, c.want) {

@@ -1,19 +1,16 @@
 package worker
 
-import (
-	"gowsgi/config"
-	"gowsgi/httpwire"
-)
+import "gowsgi/httpwire"
 
-// gunicorn's switches that relax the request parser (config.HTTPParsing). Each runs only once
+// gunicorn's switches that relax the request parser (httpwire.Parsing). Each runs only once
 // a strict check has failed, so a request that passes them pays nothing for the switches.
 
 // parsing returns the switches in force.
-func (h *headInfo) parsing() config.HTTPParsing {
+func (h *headInfo) parsing() httpwire.Parsing {
 	if h.lim == nil {
-		return config.HTTPParsing{}
+		return httpwire.Parsing{}
 	}
-	return h.lim.Protocol.HTTPParsing
+	return h.lim.Parsing
 }
 
 // isConventionalMethod is gunicorn's rule for methods, stricter than RFC 9110's token: 3 to 20

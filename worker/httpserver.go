@@ -11,23 +11,39 @@ import (
 
 	"gowsgi/accesslog"
 	"gowsgi/balance"
+	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/httpwire"
 )
 
-// Limits bound what one request may make the engine hold, so a hostile client cannot make a
-// worker buffer without end.
-type Limits struct {
-	// RequestLine, Fields and FieldSize are gunicorn's limit_request_line, limit_request_fields
-	// and limit_request_field_size, already resolved (no 0 meaning "unlimited").
-	RequestLine, Fields, FieldSize int
-	// Keepalive is the idle time allowed between requests on a keep-alive connection; 0 or less
-	// turns keep-alive off.
-	Keepalive time.Duration
-	// Sendfile lets SendFile use sendfile(2); off, file bodies are copied through user space.
-	Sendfile bool
-	// Protocol relaxes the HTTP/1.1 parser and bounds HTTP/2 clients (see protocolOptions).
-	Protocol protocolOptions
+// limits are what a worker holds its clients to: the HTTP/1.1 engine's limits, which HTTP/2
+// requests are held to as well, and the bounds of an HTTP/2 client. A zero HTTP2 field leaves
+// net/http's default, except MaxHeaderListSize, where 0 means no limit of its own.
+type limits struct {
+	httpwire.Limits
+	HTTP2 config.HTTP2Limits
+}
+
+// newLimits maps the configuration onto the limits.
+func newLimits(cfg *config.Config) limits {
+	p := cfg.HTTPParsing
+	return limits{
+		Limits: httpwire.Limits{
+			RequestLine: cfg.LimitRequestLine,
+			Fields:      cfg.LimitRequestFields,
+			FieldSize:   cfg.LimitRequestFieldSize,
+			Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
+			Sendfile:    cfg.Sendfile,
+			Parsing: httpwire.Parsing{
+				PermitUnconventionalMethod:  p.PermitUnconventionalMethod,
+				PermitUnconventionalVersion: p.PermitUnconventionalVersion,
+				CasefoldMethod:              p.CasefoldMethod,
+				StripHeaderSpaces:           p.StripHeaderSpaces,
+				PermitObsoleteFolding:       p.PermitObsoleteFolding,
+			},
+		},
+		HTTP2: cfg.HTTP2,
+	}
 }
 
 const (
@@ -66,7 +82,7 @@ type dispatchFunc func(req *httpwire.Request, w httpwire.ResponseWriter)
 
 // httpServer serves HTTP/1.1 on accepted connections and hands each request to dispatch.
 type httpServer struct {
-	lim      Limits
+	lim      limits
 	headMax  int
 	scheme   string
 	dispatch dispatchFunc
@@ -106,7 +122,7 @@ func (s *httpServer) arrival(delta int32) {
 	}
 }
 
-func newHTTPServer(lim Limits, scheme string, dispatch dispatchFunc) *httpServer {
+func newHTTPServer(lim limits, scheme string, dispatch dispatchFunc) *httpServer {
 	if lim.RequestLine <= 0 {
 		lim.RequestLine = 8190
 	}

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"gowsgi/config"
 	"gowsgi/httpwire"
 )
 
@@ -66,7 +65,7 @@ func TestHTTPTargetForms(t *testing.T) {
 // gunicorn, and never against a lower-case spelling of CONNECT or OPTIONS without it.
 func TestHTTPTargetFormAfterCaseFolding(t *testing.T) {
 	for _, c := range []struct {
-		on   config.HTTPParsing
+		on   httpwire.Parsing
 		line string
 		want *requestError
 	}{
@@ -74,7 +73,7 @@ func TestHTTPTargetFormAfterCaseFolding(t *testing.T) {
 		{casefold, "options *", nil},
 		{permitMethod, "connect example.com:443", errTargetForm},
 		{permitMethod, "options *", errTargetForm},
-		{config.HTTPParsing{}, "connect example.com:443", errMethod},
+		{httpwire.Parsing{}, "connect example.com:443", errMethod},
 	} {
 		if _, got := parseWith(c.on, c.line+" HTTP/1.1\r\n\r\n"); got != c.want {
 			t.Errorf("%+v %q: got %v, want %v", c.on, c.line, got, c.want)
@@ -97,8 +96,8 @@ func TestHTTPChunkSizeBlanks(t *testing.T) {
 
 // scanTrailers runs a trailer section through trailerScan and returns its error, or
 // errTrailerSize when the section never ends.
-func scanTrailers(lim Limits, section string) error {
-	scan := trailerScan{lim: &lim}
+func scanTrailers(lim limits, section string) error {
+	scan := trailerScan{lim: &lim.Limits}
 	for i := 0; i < len(section); i++ {
 		if done, err := scan.step(section[i]); done || err != nil {
 			return err
@@ -147,7 +146,7 @@ func TestHTTPTrailerFields(t *testing.T) {
 	}
 
 	// The switches relax trailers as they relax headers; a fold still counts in full.
-	lim.Protocol.HTTPParsing = everySwitch
+	lim.Parsing = everySwitch
 	for section, want := range map[string]error{
 		"X \t: 1\r\n\r\n":                              nil,
 		"X: 1\r\n 2\r\n\t3\r\n\r\n":                    nil,
@@ -220,9 +219,9 @@ func TestHTTPFieldSizeCountsTheLineEnd(t *testing.T) {
 func TestHTTPFoldedFieldSizeCountsTheLinesAsSent(t *testing.T) {
 	lim := testLimits
 	lim.FieldSize = len("X-A: a\r\n b\r\n")
-	lim.Protocol.HTTPParsing = permitFolding
+	lim.Parsing = permitFolding
 	var req httpwire.Request
-	h := headInfo{lim: &lim}
+	h := headInfo{lim: &lim.Limits}
 	if rerr := parseText("GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", &req, &h); rerr != nil {
 		t.Fatalf("at the limit: %s", rerr.reason)
 	}

@@ -153,7 +153,7 @@ func TestSyncLoopShutdown(t *testing.T) {
 	}
 }
 
-func startServerWithLoop(t *testing.T, lim Limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
+func startServerWithLoop(t *testing.T, lim limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
 	viaSyncLoop = true
 	defer func() { viaSyncLoop = false }()
 	return startServer(t, lim, dispatch)

@@ -74,7 +74,7 @@ func (c *httpConn) nextUwsgiRequest() error {
 	n, rerr, err := c.readUwsgiPacket()
 	var v uwsgiVars
 	if err == nil && rerr == nil {
-		rerr, err = parseUwsgiVars(c.buf[c.r+uwsgiHeaderSize:c.r+n], &c.srv.lim, &v, &c.req)
+		rerr, err = parseUwsgiVars(c.buf[c.r+uwsgiHeaderSize:c.r+n], &c.srv.lim.Limits, &v, &c.req)
 	}
 	if err != nil {
 		if m, ok := err.(uwsgiMalformed); ok {
@@ -125,7 +125,7 @@ func (c *httpConn) readUwsgiPacket() (int, *requestError, error) {
 // again ("HTTP_ACCEPT_ENCODING" is "ACCEPT-ENCODING"), renamed in place in block, under the
 // limits on request heads. A block that breaks the framing is an error, whatever else is wrong
 // with it; a well-framed one that breaks the limits is a requestError.
-func parseUwsgiVars(block []byte, lim *Limits, v *uwsgiVars, req *httpwire.Request) (*requestError, error) {
+func parseUwsgiVars(block []byte, lim *httpwire.Limits, v *uwsgiVars, req *httpwire.Request) (*requestError, error) {
 	*v = uwsgiVars{method: methodGET, pathInfo: slashPath, proto: proto11}
 	req.Header = req.Header[:0]
 	var refusal *requestError
@@ -160,7 +160,7 @@ func uwsgiString(b []byte) (s, rest []byte, ok bool) {
 
 // note takes in one var. Unknown ones (DOCUMENT_ROOT, SCRIPT_NAME, REQUEST_SCHEME) are dropped,
 // as in gunicorn: the environ is built from the request, not copied from the peer.
-func (v *uwsgiVars) note(key, value []byte, lim *Limits, req *httpwire.Request) *requestError {
+func (v *uwsgiVars) note(key, value []byte, lim *httpwire.Limits, req *httpwire.Request) *requestError {
 	switch string(key) {
 	case "REQUEST_METHOD":
 		v.method = value
@@ -236,7 +236,7 @@ func uwsgiProto(value []byte) string {
 	return string(value)
 }
 
-func addUwsgiHeader(name, value []byte, lim *Limits, req *httpwire.Request) *requestError {
+func addUwsgiHeader(name, value []byte, lim *httpwire.Limits, req *httpwire.Request) *requestError {
 	switch {
 	case !isToken(name):
 		return errHeaderName
@@ -256,7 +256,7 @@ func addUwsgiHeader(name, value []byte, lim *Limits, req *httpwire.Request) *req
 
 // finish checks what the vars said as a whole and adds the body's headers. An empty
 // CONTENT_TYPE or CONTENT_LENGTH, which nginx sends for a request without them, is no header.
-func (v *uwsgiVars) finish(lim *Limits, req *httpwire.Request) *requestError {
+func (v *uwsgiVars) finish(lim *httpwire.Limits, req *httpwire.Request) *requestError {
 	uriSize := len(v.uri)
 	if uriSize == 0 {
 		uriSize = len(v.pathInfo) + 1 + len(v.query)

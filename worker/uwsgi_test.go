@@ -41,7 +41,7 @@ var nginxPost = uwsgiPacket(
 func TestUwsgiVarsBecomeTheRequest(t *testing.T) {
 	var v uwsgiVars
 	var req httpwire.Request
-	rerr, err := parseUwsgiVars(bytes.Clone(nginxPost[uwsgiHeaderSize:]), &testLimits, &v, &req)
+	rerr, err := parseUwsgiVars(bytes.Clone(nginxPost[uwsgiHeaderSize:]), &testLimits.Limits, &v, &req)
 	if rerr != nil || err != nil {
 		t.Fatalf("refused: %v %v", rerr, err)
 	}
@@ -289,7 +289,7 @@ func FuzzUwsgiPacket(f *testing.F) {
 		if len(input) > uwsgiHeaderSize {
 			var v uwsgiVars
 			var req httpwire.Request
-			rerr, err := parseUwsgiVars(bytes.Clone(input[uwsgiHeaderSize:]), &lim, &v, &req)
+			rerr, err := parseUwsgiVars(bytes.Clone(input[uwsgiHeaderSize:]), &lim.Limits, &v, &req)
 			for _, h := range req.Header {
 				if rerr == nil && err == nil && !isToken(h.Name) {
 					t.Fatalf("header name %q passed", h.Name)

@@ -64,14 +64,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	reloading := watchForReload(cfg)
 	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, cfg.WorkerConnections, handler)
 	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
-	srv := newHTTPServer(Limits{
-		RequestLine: cfg.LimitRequestLine,
-		Fields:      cfg.LimitRequestFields,
-		FieldSize:   cfg.LimitRequestFieldSize,
-		Keepalive:   time.Duration(cfg.Keepalive) * time.Second,
-		Sendfile:    cfg.Sendfile,
-		Protocol:    protocolOptions{HTTPParsing: cfg.HTTPParsing, HTTP2: cfg.HTTP2},
-	}, urlScheme(&cfg.TLS), func(req *httpwire.Request, w httpwire.ResponseWriter) {
+	srv := newHTTPServer(newLimits(cfg), urlScheme(&cfg.TLS), func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		retire.starting()
 		class.dispatch(req, w)
 	})
