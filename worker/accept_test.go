@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
+	"gowsgi/httpwire/wiretest"
 )
 
 // lateListener has one connection in hand as it closes, as a listener does whose Accept took
@@ -46,7 +47,7 @@ func TestGracefulStopServesTheConnectionAcceptedAsTheListenerClosed(t *testing.T
 	server, client := net.Pipe()
 	defer client.Close()
 	l := &lateListener{closed: make(chan struct{}), inHand: server, closing: 50 * time.Millisecond}
-	srv := newHTTPServer(testLimits, "http", echo)
+	srv := newHTTPServer(testLimits, "http", wiretest.Echo)
 	gate := &admission{limit: 1, progressing: func(time.Duration) bool { return true }}
 	accepting := newAcceptors([]net.Listener{l})
 	accepting.start(srv, gate)

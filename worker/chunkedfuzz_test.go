@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"testing"
+
+	"gowsgi/httpwire/wiretest"
 )
 
 // chunkedRead is what the engine made of a chunked body: the data it returned, where it
@@ -119,8 +121,8 @@ func encodeChunked(data []byte, size int) []byte {
 // bytes. A body the grammar accepts and without trailer fields, which are held to further
 // rules, the engine must accept too.
 func FuzzChunkedBody(f *testing.F) {
-	strict := newHTTPServer(fuzzLimits(parsingSwitches(0)), "http", echo)
-	relaxedSrv := newHTTPServer(fuzzLimits(parsingSwitches(0x1f)), "http", echo)
+	strict := newHTTPServer(fuzzLimits(parsingSwitches(0)), "http", wiretest.Echo)
+	relaxedSrv := newHTTPServer(fuzzLimits(parsingSwitches(0x1f)), "http", wiretest.Echo)
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8, readSize uint16, relaxed bool) {
 		srv := strict
 		if relaxed {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
 
 // fuzzLimits are small enough for the fuzzer to reach each of them with short inputs.
@@ -93,7 +94,7 @@ func parseConnHead(t *testing.T, srv *httpServer, input []byte, piece int) headP
 func FuzzRequestHead(f *testing.F) {
 	var servers [32]*httpServer
 	for bits := range servers {
-		servers[bits] = newHTTPServer(fuzzLimits(parsingSwitches(uint8(bits))), "http", echo)
+		servers[bits] = newHTTPServer(fuzzLimits(parsingSwitches(uint8(bits))), "http", wiretest.Echo)
 	}
 	f.Fuzz(func(t *testing.T, input []byte, piece, switches uint8) {
 		srv := servers[switches%32]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
 
 // answered reads until the answer on stream is complete, giving back the connection window its
@@ -41,7 +42,7 @@ func TestHTTP2RapidResetIsCutOff(t *testing.T) {
 			calls.Add(1)
 			time.Sleep(time.Millisecond) // at work when the reset arrives
 		}
-		echo(req, w)
+		wiretest.Echo(req, w)
 	})
 	r := dialH2Raw(t, addr)
 	r.start()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gowsgi/config"
+	"gowsgi/httpwire/wiretest"
 )
 
 // HTTP/2 frame types and flags (RFC 9113 §6) that h2Raw uses.
@@ -179,7 +180,7 @@ func TestHTTP2SettingsFromLimits(t *testing.T) {
 		lim := testLimits
 		lim.HTTP2 = h2
 		lim.FieldSize = 1 << 20 // a field may take up the whole list
-		addr, _, _ := startTLSServer(t, lim, h2First, echo)
+		addr, _, _ := startTLSServer(t, lim, h2First, wiretest.Echo)
 		r := dialH2Raw(t, addr)
 		settings, connWindow := r.start()
 		want := map[uint16]int{maxStreams: h2.MaxConcurrentStreams, initialWindow: h2.InitialWindowSize,
@@ -215,7 +216,7 @@ func TestHTTP2SettingsFromLimits(t *testing.T) {
 
 // With no limit of its own, the header list is held to the HTTP/1.1 head's limits.
 func TestHTTP2HeaderListWithoutLimit(t *testing.T) {
-	addr, _, srv := startTLSServer(t, testLimits, h2First, echo)
+	addr, _, srv := startTLSServer(t, testLimits, h2First, wiretest.Echo)
 	r := dialH2Raw(t, addr)
 	settings, _ := r.start()
 	if want := srv.headMax + h2HeaderSlop; settings[6] != uint32(want) {

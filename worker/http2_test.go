@@ -23,6 +23,7 @@ import (
 	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
 
 // testCertificate is a self-signed certificate for 127.0.0.1 and a pool that trusts it.
@@ -138,7 +139,7 @@ func newRequest(t *testing.T, method, url string, body io.Reader) *http.Request 
 }
 
 func TestHTTP2RequestBecomesWSGIRequest(t *testing.T) {
-	addr, client, _ := startTLSServer(t, testLimits, h2First, echo)
+	addr, client, _ := startTLSServer(t, testLimits, h2First, wiretest.Echo)
 	req := newRequest(t, "POST", "https://"+addr+"/a%20b?q=1", strings.NewReader("hello"))
 	req.Header.Set("X-Test", "1")
 	req.Header.Set("X_Under", "2")
@@ -243,7 +244,7 @@ func TestHTTP2IncompleteResponsesResetTheStream(t *testing.T) {
 func TestHTTP2Limits(t *testing.T) {
 	lim := testLimits
 	lim.Fields, lim.FieldSize, lim.RequestLine = 10, 100, 60
-	addr, client, _ := startTLSServer(t, lim, h2First, echo)
+	addr, client, _ := startTLSServer(t, lim, h2First, wiretest.Echo)
 	cases := map[string]struct {
 		path   string
 		header http.Header
@@ -268,7 +269,7 @@ func TestHTTP2RefusesInformationalFinalStatus(t *testing.T) {
 	var got error
 	addr, client, _ := startTLSServer(t, testLimits, h2First, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		got = w.WriteHeader([]byte("103 Early Hints"), 103, nil)
-		writeText(w, "500 Internal Server Error", "no")
+		wiretest.WriteText(w, "500 Internal Server Error", "no")
 	})
 	resp, _, _ := get(t, client, newRequest(t, "GET", "https://"+addr+"/", nil))
 	if !errors.Is(got, errInformational) || resp.StatusCode != 500 {
@@ -313,7 +314,7 @@ func TestFilesOverTLS(t *testing.T) {
 }
 
 func TestHTTP1OverTLS(t *testing.T) {
-	addr, client, _ := startTLSServer(t, testLimits, []string{config.ALPNHTTP1}, echo)
+	addr, client, _ := startTLSServer(t, testLimits, []string{config.ALPNHTTP1}, wiretest.Echo)
 	for i := range 2 {
 		resp, body, err := get(t, client, newRequest(t, "GET", "https://"+addr+"/x", nil))
 		if err != nil || resp.Proto != "HTTP/1.1" || !strings.Contains(body, "proto=HTTP/1.1\n") ||
@@ -330,7 +331,7 @@ func TestHTTP2GracefulShutdownFinishesOpenStreams(t *testing.T) {
 			close(entered)
 			<-release
 		}
-		writeText(w, "200 OK", "done")
+		wiretest.WriteText(w, "200 OK", "done")
 	})
 	// A first request opens the connection the slow one shares.
 	get(t, client, newRequest(t, "GET", "https://"+addr+"/", nil))
@@ -376,7 +377,7 @@ func TestHTTP2ConnectionsCountForBalancing(t *testing.T) {
 	defer table.File().Close()
 	mine, other := table.Slot(table.Claim()), table.Slot(table.Claim())
 	other.Publish(0)
-	addr, client, srv := startTLSServerWith(t, testLimits, h2First, echo, func(s *httpServer) { s.load = mine })
+	addr, client, srv := startTLSServerWith(t, testLimits, h2First, wiretest.Echo, func(s *httpServer) { s.load = mine })
 	srv.publishLoad()
 	resp, _, err := get(t, client, newRequest(t, "GET", "https://"+addr+"/", nil))
 	if err != nil || resp.Proto != "HTTP/2.0" {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"gowsgi/httpwire/wiretest"
 )
 
 // scriptedConn is a net.Conn that delivers its input in small pieces and records the output.
@@ -39,15 +41,15 @@ func (s *scriptedConn) SetWriteDeadline(time.Time) error { return nil }
 // FuzzHTTPConn feeds arbitrary bytes through the whole engine: it must neither panic nor hang,
 // and whatever it writes is HTTP responses.
 func FuzzHTTPConn(f *testing.F) {
-	for _, m := range malformedRequests {
-		f.Add([]byte(m.raw), uint8(3))
+	for _, m := range wiretest.MalformedRequests {
+		f.Add([]byte(m.Raw), uint8(3))
 	}
 	f.Add([]byte("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"+
 		"3;x\r\nabc\r\n0\r\nT: 1\r\n\r\nGET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"), uint8(1))
 	f.Add([]byte("HEAD / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n"), uint8(200))
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 200, 10, 100
-	srv := newHTTPServer(lim, "http", echo)
+	srv := newHTTPServer(lim, "http", wiretest.Echo)
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8) {
 		conn := &scriptedConn{input: input, piece: int(piece%64) + 1}
 		c := srv.open(conn)

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"path/filepath"
@@ -10,112 +9,64 @@ import (
 	"time"
 
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
 
-func TestHTTPPipelining(t *testing.T) {
-	addr, _ := startServer(t, testLimits, echo)
-	c := dial(t, addr)
-	c.send("GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody" +
-		"POST /3 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\nGET /4 HTTP/1.1\r\n\r\n")
-	for _, want := range []string{"/1 ", "/2 body", "/3 ab", "/4 "} {
-		r := c.read(false)
-		if got := r.bodyField("path") + " " + r.bodyField("body"); got != want {
-			t.Fatalf("got %q, want %q", got, want)
-		}
-	}
-	time.Sleep(50 * time.Millisecond)
-	c.send("GET /5 HTTP/1.1\r\n\r\n")
-	if r := c.read(false); r.bodyField("path") != "/5" {
-		t.Fatalf("keep-alive request: %q", r.body)
-	}
-}
-
-// A response is not held back while the next pipelined request is still arriving.
-func TestHTTPFlushBeforeWaiting(t *testing.T) {
-	addr, _ := startServer(t, testLimits, echo)
-	c := dial(t, addr)
-	c.send("GET /a HTTP/1.1\r\n\r\nGET /b HT")
-	if r := c.read(false); r.bodyField("path") != "/a" {
-		t.Fatalf("%q", r.body)
-	}
-	c.send("TP/1.1\r\n\r\n")
-	if r := c.read(false); r.bodyField("path") != "/b" {
-		t.Fatalf("%q", r.body)
-	}
-}
-
-func TestHTTPConnectionCloseRequested(t *testing.T) {
-	addr, _ := startServer(t, testLimits, echo)
-	r, c := roundTrip(t, addr, "GET / HTTP/1.1\r\nConnection: close\r\n\r\nGET /ignored HTTP/1.1\r\n\r\n")
-	if r.code != 200 || r.header("Connection") != "close" {
-		t.Fatalf("%q %v", r.status, r.headers)
-	}
-	c.expectClosed()
-}
-
-func TestHTTPKeepaliveTimeout(t *testing.T) {
-	lim := testLimits
-	lim.Keepalive = 300 * time.Millisecond
-	addr, _ := startServer(t, lim, echo)
-	r, c := roundTrip(t, addr, "GET / HTTP/1.1\r\n\r\n")
-	if r.code != 200 || r.header("Connection") != "" {
-		t.Fatalf("%q %v", r.status, r.headers)
-	}
-	start := time.Now()
-	c.expectClosed()
-	if waited := time.Since(start); waited < 200*time.Millisecond || waited > 2*time.Second {
-		t.Fatalf("idle connection closed after %v, want about 300ms", waited)
-	}
-}
-
-func TestHTTPKeepaliveOff(t *testing.T) {
-	lim := testLimits
-	lim.Keepalive = 0
-	addr, _ := startServer(t, lim, echo)
-	r, c := roundTrip(t, addr, "GET / HTTP/1.1\r\n\r\n")
-	if r.code != 200 || r.header("Connection") != "close" {
-		t.Fatalf("%q %v", r.status, r.headers)
-	}
-	c.expectClosed()
-}
-
-func TestHTTPStalledClientsDoNotBlock(t *testing.T) {
-	addr, _ := startServer(t, testLimits, echo)
-	for range 50 {
-		dial(t, addr).send("GET / HTTP/1.1\r\nHost: slow")
-	}
-	start := time.Now()
-	if r, _ := roundTrip(t, addr, "GET / HTTP/1.1\r\n\r\n"); r.code != 200 {
-		t.Fatalf("%q", r.status)
-	}
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Fatalf("normal request took %v behind stalled clients", elapsed)
-	}
-}
+// The engine's behaviour tests, served by the worker's HTTP server.
+func TestHTTPEngine(t *testing.T) { wiretest.Run(t, suiteServer(false)) }
 
 func TestHTTPShutdown(t *testing.T) {
-	g := newGate(false)
-	addr, srv := startServer(t, testLimits, g.dispatch)
-	idle := dial(t, addr)
-	idle.send("GET / HTTP/1.1\r\n\r\n")
-	g.proceed <- struct{}{}
-	idle.read(false)
-	busy := dial(t, addr)
-	busy.send("GET / HTTP/1.1\r\n\r\n")
-	waitFor(t, g.entered) // first request
-	waitFor(t, g.entered) // the busy one
+	g := wiretest.NewGate(false)
+	addr, srv := startServer(t, testLimits, g.App)
+	idle := wiretest.Dial(t, addr)
+	idle.Send("GET / HTTP/1.1\r\n\r\n")
+	g.Proceed <- struct{}{}
+	idle.Read(false)
+	busy := wiretest.Dial(t, addr)
+	busy.Send("GET / HTTP/1.1\r\n\r\n")
+	wiretest.WaitFor(t, g.Entered) // first request
+	wiretest.WaitFor(t, g.Entered) // the busy one
 
 	srv.shutdown()
-	idle.expectClosed()
+	idle.ExpectClosed()
 	if srv.wait(time.Now().Add(100 * time.Millisecond)) {
 		t.Fatal("wait reported all closed while a request runs")
 	}
-	g.proceed <- struct{}{}
-	if r := busy.read(false); r.code != 200 || r.header("Connection") != "close" {
-		t.Fatalf("busy connection: %q %v", r.status, r.headers)
+	g.Proceed <- struct{}{}
+	if r := busy.Read(false); r.Code != 200 || r.Header("Connection") != "close" {
+		t.Fatalf("busy connection: %q %v", r.Status, r.Headers)
 	}
-	busy.expectClosed()
+	busy.ExpectClosed()
 	if !srv.wait(time.Now().Add(2 * time.Second)) {
+		t.Fatal("connections remain after shutdown")
+	}
+}
+
+// A request sent on an idle keep-alive connection just as a graceful stop begins is answered,
+// with "Connection: close", rather than lost to a close the client could not see coming; an idle
+// connection that sends nothing closes after shutdownGrace.
+func TestHTTPShutdownAnswersARequestAlreadyOnItsWay(t *testing.T) {
+	addr, srv := startServer(t, testLimits, wiretest.Echo)
+	reused, silent := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
+	reused.Send("GET /first HTTP/1.1\r\n\r\n")
+	if r := reused.Read(false); r.Code != 200 || r.Header("Connection") != "" {
+		t.Fatalf("first response %q %v", r.Status, r.Headers)
+	}
+	silent.Send("GET /first HTTP/1.1\r\n\r\n")
+	silent.Read(false)
+
+	start := time.Now()
+	srv.shutdown()
+	reused.Send("GET /second HTTP/1.1\r\n\r\n")
+	if r := reused.Read(false); r.BodyField("path") != "/second" || r.Header("Connection") != "close" {
+		t.Fatalf("request after shutdown began: %q %v %q", r.Status, r.Headers, r.Body)
+	}
+	reused.ExpectClosed()
+	silent.ExpectClosed()
+	if waited := time.Since(start); waited < shutdownGrace/2 || waited > shutdownGrace+time.Second {
+		t.Fatalf("idle connection closed after %v, want about %v", waited, shutdownGrace)
+	}
+	if !srv.wait(time.Now().Add(time.Second)) {
 		t.Fatal("connections remain after shutdown")
 	}
 }
@@ -128,7 +79,7 @@ func TestHTTPAddresses(t *testing.T) {
 			t.Logf("%s not available: %v", network, err)
 			continue
 		}
-		srv := newHTTPServer(testLimits, "https", echo)
+		srv := newHTTPServer(testLimits, "https", wiretest.Echo)
 		go func() {
 			if nc, err := l.Accept(); err == nil {
 				srv.serveConn(nc)
@@ -139,8 +90,8 @@ func TestHTTPAddresses(t *testing.T) {
 			t.Fatal(err)
 		}
 		io.WriteString(nc, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-		c := &testClient{t: t, nc: nc, br: bufio.NewReader(nc)}
-		r := c.read(false)
+		c := wiretest.NewClient(t, nc)
+		r := c.Read(false)
 		nc.Close()
 		l.Close()
 		want := map[string]string{
@@ -148,7 +99,7 @@ func TestHTTPAddresses(t *testing.T) {
 			"tcp6": "::1 " + portOf(nc.LocalAddr()) + "|::1 " + portOf(l.Addr()) + " https",
 			"unix": " |" + address + " 443 https",
 		}[network]
-		if got := r.bodyField("remote") + "|" + r.bodyField("server"); got != want {
+		if got := r.BodyField("remote") + "|" + r.BodyField("server"); got != want {
 			t.Errorf("%s: got %q, want %q", network, got, want)
 		}
 	}
@@ -161,15 +112,15 @@ func portOf(a net.Addr) string {
 
 var helloRequest = []byte("GET /hello HTTP/1.1\r\nHost: localhost:8000\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n")
 
-func helloServer(b *testing.B) *testClient {
+func helloServer(b *testing.B) *wiretest.Client {
 	status, body := []byte("200 OK"), []byte("Hello world!")
-	header := fields("Content-Type", "text/plain", "Content-Length", "12")
+	header := wiretest.Fields("Content-Type", "text/plain", "Content-Length", "12")
 	addr, _ := startServer(b, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		w.WriteHeader(status, 200, header)
 		w.Write(body)
 	})
-	c := dial(b, addr)
-	c.nc.SetDeadline(time.Time{})
+	c := wiretest.Dial(b, addr)
+	c.Conn.SetDeadline(time.Time{})
 	return c
 }
 
@@ -187,14 +138,14 @@ func BenchmarkHTTPHello(b *testing.B) {
 	go func() {
 		for sent := 0; sent < b.N; sent += depth {
 			n := min(depth, b.N-sent)
-			if _, err := c.nc.Write(batch[:n*len(helloRequest)]); err != nil {
+			if _, err := c.Conn.Write(batch[:n*len(helloRequest)]); err != nil {
 				return
 			}
 		}
 	}()
 	buf := make([]byte, 64<<10)
 	for want := b.N * helloResponseSize; want > 0; {
-		n, err := c.nc.Read(buf[:min(len(buf), want)])
+		n, err := c.Conn.Read(buf[:min(len(buf), want)])
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -209,10 +160,10 @@ func BenchmarkHTTPHelloRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := c.nc.Write(helloRequest); err != nil {
+		if _, err := c.Conn.Write(helloRequest); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := io.ReadFull(c.nc, buf); err != nil {
+		if _, err := io.ReadFull(c.Conn, buf); err != nil {
 			b.Fatal(err)
 		}
 	}

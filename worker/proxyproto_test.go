@@ -122,7 +122,7 @@ func startProxiedServer(t *testing.T, policy peerPolicy) string {
 		if req.TrustedPeer {
 			trusted = "trusted"
 		}
-		writeText(w, "200 OK", strings.Join([]string{req.RemoteAddr, req.RemotePort, req.ProxyProtocol,
+		wiretest.WriteText(w, "200 OK", strings.Join([]string{req.RemoteAddr, req.RemotePort, req.ProxyProtocol,
 			req.ProxyAddr, req.ProxyPort, trusted}, " "))
 	})
 	srv.peers = policy
@@ -143,37 +143,37 @@ func TestServedThroughAProxyHeader(t *testing.T) {
 	addr := startProxiedServer(t, peerPolicy{proxyV1: true, proxyV2: true, proxyAllow: mustAllow(t, "127.0.0.1"),
 		forwardedAllow: mustAllow(t, "127.0.0.1")})
 	request := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-	c := dial(t, addr)
-	c.send("PROXY TCP6 2001:db8::7 2001:db8::1 5000 443\r\n" + request + request)
+	c := wiretest.Dial(t, addr)
+	c.Send("PROXY TCP6 2001:db8::7 2001:db8::1 5000 443\r\n" + request + request)
 	for range 2 {
-		if r := c.read(false); r.code != 200 || r.body != "2001:db8::7 5000 TCP6 2001:db8::1 443 trusted" {
-			t.Errorf("v1: %d %q", r.code, r.body)
+		if r := c.Read(false); r.Code != 200 || r.Body != "2001:db8::7 5000 TCP6 2001:db8::1 443 trusted" {
+			t.Errorf("v1: %d %q", r.Code, r.Body)
 		}
 	}
-	c = dial(t, addr)
-	c.send(string(wiretest.ProxyV2(0x20, 0x00, nil, 0)) + request)
-	local := c.nc.LocalAddr().(*net.TCPAddr)
-	if r := c.read(false); r.body != "127.0.0.1 "+strconv.Itoa(local.Port)+"    trusted" {
-		t.Errorf("LOCAL: %q", r.body)
+	c = wiretest.Dial(t, addr)
+	c.Send(string(wiretest.ProxyV2(0x20, 0x00, nil, 0)) + request)
+	local := c.Conn.LocalAddr().(*net.TCPAddr)
+	if r := c.Read(false); r.Body != "127.0.0.1 "+strconv.Itoa(local.Port)+"    trusted" {
+		t.Errorf("LOCAL: %q", r.Body)
 	}
-	c = dial(t, addr)
-	c.send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 443\r\nGET / HTTP/1.1\r\n" + "Host: x\r\n\r\n")
-	if r := c.read(false); r.body != "203.0.113.9 40000 TCP4 192.0.2.1 443 trusted" {
-		t.Errorf("trust goes by the peer, not by the client the header names: %q", r.body)
+	c = wiretest.Dial(t, addr)
+	c.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 443\r\nGET / HTTP/1.1\r\n" + "Host: x\r\n\r\n")
+	if r := c.Read(false); r.Body != "203.0.113.9 40000 TCP4 192.0.2.1 443 trusted" {
+		t.Errorf("trust goes by the peer, not by the client the header names: %q", r.Body)
 	}
 }
 
 func TestProxyHeaderRefusedOverHTTP(t *testing.T) {
 	addr := startProxiedServer(t, peerPolicy{proxyV1: true, proxyAllow: mustAllow(t, "10.0.0.1")})
-	c := dial(t, addr)
-	c.send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 443\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.read(false); r.code != 403 {
-		t.Errorf("untrusted peer: %d %q", r.code, r.body)
+	c := wiretest.Dial(t, addr)
+	c.Send("PROXY TCP4 203.0.113.9 192.0.2.1 40000 443\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.Read(false); r.Code != 403 {
+		t.Errorf("untrusted peer: %d %q", r.Code, r.Body)
 	}
-	c.expectClosed()
-	c = dial(t, addr)
-	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.read(false); r.code != 200 || !strings.HasSuffix(r.body, "untrusted") {
-		t.Errorf("a connection without a header from the same peer: %d %q", r.code, r.body)
+	c.ExpectClosed()
+	c = wiretest.Dial(t, addr)
+	c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.Read(false); r.Code != 200 || !strings.HasSuffix(r.Body, "untrusted") {
+		t.Errorf("a connection without a header from the same peer: %d %q", r.Code, r.Body)
 	}
 }

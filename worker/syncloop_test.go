@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
-
-// viaSyncLoop makes startServer serve through the sync class's event loop.
-var viaSyncLoop bool
 
 // startSyncLoop runs the sync class's loop for srv on a thread of its own until the test ends.
 // Requests go straight to srv's dispatch function, on the loop's thread.
@@ -38,58 +36,28 @@ func startSyncLoop(t testing.TB, srv *httpServer) *syncClass {
 	return s
 }
 
-// The engine's tests, served by the loop; those left out block in dispatch while other
-// connections must make progress, which a sync worker cannot do.
-func TestSyncLoopPassesTheEngineTests(t *testing.T) {
-	viaSyncLoop = true
-	defer func() { viaSyncLoop = false }()
-	for name, test := range map[string]func(*testing.T){
-		"Pipelining": TestHTTPPipelining, "FlushBeforeWaiting": TestHTTPFlushBeforeWaiting,
-		"ConnectionCloseRequested": TestHTTPConnectionCloseRequested,
-		"KeepaliveTimeout":         TestHTTPKeepaliveTimeout, "KeepaliveOff": TestHTTPKeepaliveOff,
-		"StalledClientsDoNotBlock": TestHTTPStalledClientsDoNotBlock, "Addresses": TestHTTPAddresses,
-		"ChunkedRequestBody": TestHTTPChunkedRequestBody, "BadChunkedBodies": TestHTTPBadChunkedBodies,
-		"TruncatedBody": TestHTTPTruncatedBody, "BodyReadLazily": TestHTTPBodyReadLazily,
-		"ExpectContinue": TestHTTPExpectContinue, "ExpectContinueUnread": TestHTTPExpectContinueUnread,
-		"UnreadBodyDrained": TestHTTPUnreadBodyDrained, "LargeBodyReads": TestHTTPLargeBodyReads,
-		"RequestLineOutlivesBody": TestHTTPRequestLineOutlivesBody, "ByteAtATime": TestHTTPByteAtATime,
-		"SingletonHeadersTwice":      TestHTTPSingletonHeadersTwice,
-		"ChunkedFramingIsStrict":     TestHTTPChunkedFramingIsStrict,
-		"ChunkedFramingAccepted":     TestHTTPChunkedFramingAccepted,
-		"MalformedRequests":          TestHTTPMalformedRequests,
-		"HeaderTooLargeWhileSending": TestHTTPHeaderTooLargeWhileSending,
-		"LimitsAtTheEdge":            TestHTTPLimitsAtTheEdge, "LenientFraming": TestHTTPLenientFraming,
-		"UnderscoreHeadersDoNotFrame": TestHTTPUnderscoreHeadersDoNotFrame,
-		"DuplicateIdenticalLength":    TestHTTPDuplicateIdenticalLength,
-		"ResponseFraming":             TestHTTPResponseFraming, "ResponseHeaders": TestHTTPResponseHeaders,
-		"ShortContentLengthCloses": TestHTTPShortContentLengthCloses, "HTTP10Responses": TestHTTP10Responses,
-		"Abort": TestHTTPAbort, "NoResponseIs500": TestHTTPNoResponseIs500,
-		"HeaderReplacedBeforeFirstByte": TestHTTPHeaderReplacedBeforeFirstByte,
-		"WriteErrorWhenClientGone":      TestHTTPWriteErrorWhenClientGone, "SendFile": TestHTTPSendFile,
-	} {
-		t.Run(name, test)
-	}
-}
+// The engine's behaviour tests, served by the loop.
+func TestSyncLoopPassesTheEngineTests(t *testing.T) { wiretest.Run(t, suiteServer(true)) }
 
 // Every request on connections the loop owns runs on the loop's thread, whichever connection
 // it came on, and keep-alive connections stay with the loop between requests.
 func TestSyncLoopRunsRequestsOnItsThread(t *testing.T) {
 	var mu sync.Mutex
 	threads := map[int]int{}
-	addr, _ := startServerWithLoop(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
+	addr, _ := startServerVia(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		mu.Lock()
 		threads[syscall.Gettid()]++
 		mu.Unlock()
-		echo(req, w)
-	})
-	clients := []*testClient{dial(t, addr), dial(t, addr), dial(t, addr)}
+		wiretest.Echo(req, w)
+	}, true)
+	clients := []*wiretest.Client{wiretest.Dial(t, addr), wiretest.Dial(t, addr), wiretest.Dial(t, addr)}
 	for round := range 5 {
 		for _, c := range clients {
-			c.send("GET /r HTTP/1.1\r\n\r\n")
+			c.Send("GET /r HTTP/1.1\r\n\r\n")
 		}
 		for _, c := range clients {
-			if r := c.read(false); r.code != 200 {
-				t.Fatalf("round %d: %q", round, r.status)
+			if r := c.Read(false); r.Code != 200 {
+				t.Fatalf("round %d: %q", round, r.Status)
 			}
 		}
 	}
@@ -103,58 +71,52 @@ func TestSyncLoopRunsRequestsOnItsThread(t *testing.T) {
 // A head that arrives in pieces, and a body the app leaves unread while it is still on its way,
 // are waited for off the loop, and the connection comes back to it for the next request.
 func TestSyncLoopWaitsForNoClient(t *testing.T) {
-	addr, _ := startServerWithLoop(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
+	addr, _ := startServerVia(t, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		if strings.HasPrefix(string(req.Path), "/unread") {
-			writeText(w, "200 OK", "not read")
+			wiretest.WriteText(w, "200 OK", "not read")
 			return
 		}
-		echo(req, w)
-	})
-	slow := dial(t, addr)
-	slow.send("GET /first HTTP/1.1\r\n\r\n")
-	slow.read(false)
-	slow.send("GET /pieces HTTP/1.1\r\nHo")
+		wiretest.Echo(req, w)
+	}, true)
+	slow := wiretest.Dial(t, addr)
+	slow.Send("GET /first HTTP/1.1\r\n\r\n")
+	slow.Read(false)
+	slow.Send("GET /pieces HTTP/1.1\r\nHo")
 	time.Sleep(50 * time.Millisecond)
-	quick := dial(t, addr)
-	quick.send("GET /quick HTTP/1.1\r\n\r\n")
-	if r := quick.read(false); r.bodyField("path") != "/quick" {
-		t.Fatalf("quick: %q", r.body)
+	quick := wiretest.Dial(t, addr)
+	quick.Send("GET /quick HTTP/1.1\r\n\r\n")
+	if r := quick.Read(false); r.BodyField("path") != "/quick" {
+		t.Fatalf("quick: %q", r.Body)
 	}
-	slow.send("st: x\r\n\r\n")
-	if r := slow.read(false); r.bodyField("path") != "/pieces" {
-		t.Fatalf("pieces: %q", r.body)
+	slow.Send("st: x\r\n\r\n")
+	if r := slow.Read(false); r.BodyField("path") != "/pieces" {
+		t.Fatalf("pieces: %q", r.Body)
 	}
-	slow.send("POST /unread HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
-	if r := slow.read(false); r.body != "not read" {
-		t.Fatalf("unread: %q", r.body)
+	slow.Send("POST /unread HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+	if r := slow.Read(false); r.Body != "not read" {
+		t.Fatalf("unread: %q", r.Body)
 	}
-	quick.send("GET /quick2 HTTP/1.1\r\n\r\n")
-	if r := quick.read(false); r.bodyField("path") != "/quick2" {
-		t.Fatalf("quick2: %q", r.body)
+	quick.Send("GET /quick2 HTTP/1.1\r\n\r\n")
+	if r := quick.Read(false); r.BodyField("path") != "/quick2" {
+		t.Fatalf("quick2: %q", r.Body)
 	}
-	slow.send("defghij")
-	slow.send("GET /after HTTP/1.1\r\n\r\n")
-	if r := slow.read(false); r.bodyField("path") != "/after" || r.header("Connection") != "" {
-		t.Fatalf("after: %q %v", r.body, r.headers)
+	slow.Send("defghij")
+	slow.Send("GET /after HTTP/1.1\r\n\r\n")
+	if r := slow.Read(false); r.BodyField("path") != "/after" || r.Header("Connection") != "" {
+		t.Fatalf("after: %q %v", r.Body, r.Headers)
 	}
 }
 
 // A graceful stop closes the connections the loop holds idle, and those busy after their
 // response.
 func TestSyncLoopShutdown(t *testing.T) {
-	addr, srv := startServerWithLoop(t, testLimits, echo)
-	idle := dial(t, addr)
-	idle.send("GET / HTTP/1.1\r\n\r\n")
-	idle.read(false)
+	addr, srv := startServerVia(t, testLimits, wiretest.Echo, true)
+	idle := wiretest.Dial(t, addr)
+	idle.Send("GET / HTTP/1.1\r\n\r\n")
+	idle.Read(false)
 	srv.shutdown()
-	idle.expectClosed()
+	idle.ExpectClosed()
 	if !srv.wait(time.Now().Add(2 * time.Second)) {
 		t.Fatal("connections remain after shutdown")
 	}
-}
-
-func startServerWithLoop(t *testing.T, lim limits, dispatch func(*httpwire.Request, httpwire.ResponseWriter)) (string, *httpServer) {
-	viaSyncLoop = true
-	defer func() { viaSyncLoop = false }()
-	return startServer(t, lim, dispatch)
 }

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"net"
@@ -13,6 +12,7 @@ import (
 
 	"gowsgi/allowlist"
 	"gowsgi/httpwire"
+	"gowsgi/httpwire/wiretest"
 )
 
 // uwsgiPacket builds a packet with modifier1 0 from name, value pairs.
@@ -91,7 +91,7 @@ func testUwsgiPolicy(t testing.TB, allow string) *uwsgiPolicy {
 	return &uwsgiPolicy{allow: list}
 }
 
-func dialUnix(t *testing.T, path string) *testClient {
+func dialUnix(t *testing.T, path string) *wiretest.Client {
 	t.Helper()
 	nc, err := net.Dial("unix", path)
 	if err != nil {
@@ -99,41 +99,41 @@ func dialUnix(t *testing.T, path string) *testClient {
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	return &testClient{t: t, nc: nc, br: bufio.NewReader(nc)}
+	return wiretest.NewClient(t, nc)
 }
 
 func TestUwsgiRequestAndAnswer(t *testing.T) {
 	for _, loop := range []bool{false, true} {
-		addr := startUwsgiServer(t, "tcp", "127.0.0.1", loop, echo)
-		c := dial(t, addr)
-		c.send(string(nginxPost) + "hello")
-		r := c.read(false)
-		if r.code != 200 || r.header("Connection") != "close" {
-			t.Fatalf("loop %v: got %d %q", loop, r.code, r.headers)
+		addr := startUwsgiServer(t, "tcp", "127.0.0.1", loop, wiretest.Echo)
+		c := wiretest.Dial(t, addr)
+		c.Send(string(nginxPost) + "hello")
+		r := c.Read(false)
+		if r.Code != 200 || r.Header("Connection") != "close" {
+			t.Fatalf("loop %v: got %d %q", loop, r.Code, r.Headers)
 		}
 		for key, want := range map[string]string{
 			"method": "POST", "uri": "/p%25q?x=1", "path": "/p%25q", "query": "x=1", "proto": "HTTP/1.1",
 			"length": "5", "remote": "203.0.113.9 40123", "server": "example.com 443 https", "body": "hello",
 		} {
-			if got := r.bodyField(key); got != want {
+			if got := r.BodyField(key); got != want {
 				t.Errorf("loop %v: %s=%q, want %q", loop, key, got, want)
 			}
 		}
-		c.expectClosed()
+		c.ExpectClosed()
 	}
 }
 
 // Without the vars a proxy adds, the connection's own addresses and gunicorn's defaults stand.
 func TestUwsgiMinimalPacket(t *testing.T) {
-	addr := startUwsgiServer(t, "tcp", "127.0.0.1", false, echo)
-	c := dial(t, addr)
-	c.send(string(uwsgiPacket()))
-	r := c.read(false)
+	addr := startUwsgiServer(t, "tcp", "127.0.0.1", false, wiretest.Echo)
+	c := wiretest.Dial(t, addr)
+	c.Send(string(uwsgiPacket()))
+	r := c.Read(false)
 	for key, want := range map[string]string{
 		"method": "GET", "uri": "/", "path": "/", "query": "", "proto": "HTTP/1.1", "length": "0",
-		"remote": "127.0.0.1 " + portOf(c.nc.LocalAddr()), "server": "127.0.0.1 " + portOf(c.nc.RemoteAddr()) + " http",
+		"remote": "127.0.0.1 " + portOf(c.Conn.LocalAddr()), "server": "127.0.0.1 " + portOf(c.Conn.RemoteAddr()) + " http",
 	} {
-		if got := r.bodyField(key); got != want {
+		if got := r.BodyField(key); got != want {
 			t.Errorf("%s=%q, want %q", key, got, want)
 		}
 	}
@@ -149,11 +149,11 @@ func TestUwsgiStreamedAnswer(t *testing.T) {
 				w.Flush()
 			}
 		})
-		c := dial(t, addr)
-		c.send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
-		r := c.read(false)
-		if r.chunked || r.header("Transfer-Encoding") != "" || len(r.body) != 1000000 {
-			t.Errorf("loop %v: chunked %v, %d bytes, headers %q", loop, r.chunked, len(r.body), r.headers)
+		c := wiretest.Dial(t, addr)
+		c.Send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
+		r := c.Read(false)
+		if r.Chunked || r.Header("Transfer-Encoding") != "" || len(r.Body) != 1000000 {
+			t.Errorf("loop %v: chunked %v, %d bytes, headers %q", loop, r.Chunked, len(r.Body), r.Headers)
 		}
 	}
 }
@@ -162,21 +162,21 @@ func TestUwsgiPeerNotAllowed(t *testing.T) {
 	var served atomic.Int32
 	count := func(req *httpwire.Request, w httpwire.ResponseWriter) {
 		served.Add(1)
-		echo(req, w)
+		wiretest.Echo(req, w)
 	}
 	tcp := startUwsgiServer(t, "tcp", "10.0.0.1", false, count)
-	c := dial(t, tcp)
-	c.sendAsync(string(uwsgiPacket("REQUEST_METHOD", "GET")))
-	c.expectClosed()
+	c := wiretest.Dial(t, tcp)
+	c.SendAsync(string(uwsgiPacket("REQUEST_METHOD", "GET")))
+	c.ExpectClosed()
 	if served.Load() != 0 {
 		t.Error("a refused peer's request was served")
 	}
 	// A unix socket has no peer address: it is always allowed.
 	unix := startUwsgiServer(t, "unix", "10.0.0.1", false, count)
 	c = dialUnix(t, unix)
-	c.send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
-	if r := c.read(false); r.code != 200 || served.Load() != 1 {
-		t.Errorf("unix socket peer: %d, %d served", r.code, served.Load())
+	c.Send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
+	if r := c.Read(false); r.Code != 200 || served.Load() != 1 {
+		t.Errorf("unix socket peer: %d, %d served", r.Code, served.Load())
 	}
 }
 
@@ -196,7 +196,7 @@ var malformedUwsgi = map[string][]byte{
 }
 
 func TestUwsgiMalformedPacketsCloseUnanswered(t *testing.T) {
-	srv := newHTTPServer(testLimits, "http", echo)
+	srv := newHTTPServer(testLimits, "http", wiretest.Echo)
 	srv.uwsgi = testUwsgiPolicy(t, "127.0.0.1")
 	for name, packet := range malformedUwsgi {
 		for _, piece := range []int{1, 4096} {
@@ -210,19 +210,19 @@ func TestUwsgiMalformedPacketsCloseUnanswered(t *testing.T) {
 		}
 	}
 	// And a server goes on serving after them.
-	addr := startUwsgiServer(t, "tcp", "127.0.0.1", false, echo)
+	addr := startUwsgiServer(t, "tcp", "127.0.0.1", false, wiretest.Echo)
 	for name, packet := range malformedUwsgi {
-		c := dial(t, addr)
-		c.sendAsync(string(packet))
+		c := wiretest.Dial(t, addr)
+		c.SendAsync(string(packet))
 		if name == "vars cut short" || name == "header cut short" || name == "datasize over the vars" {
-			c.nc.(*net.TCPConn).CloseWrite()
+			c.Conn.(*net.TCPConn).CloseWrite()
 		}
-		c.expectClosed()
+		c.ExpectClosed()
 	}
-	c := dial(t, addr)
-	c.send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
-	if r := c.read(false); r.code != 200 {
-		t.Errorf("after malformed packets: %d", r.code)
+	c := wiretest.Dial(t, addr)
+	c.Send(string(uwsgiPacket("REQUEST_METHOD", "GET")))
+	if r := c.Read(false); r.Code != 200 {
+		t.Errorf("after malformed packets: %d", r.Code)
 	}
 }
 
@@ -231,7 +231,7 @@ func TestUwsgiMalformedPacketsCloseUnanswered(t *testing.T) {
 func TestUwsgiRefusals(t *testing.T) {
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 100, 2, 50
-	srv := newHTTPServer(lim, "http", echo)
+	srv := newHTTPServer(lim, "http", wiretest.Echo)
 	srv.uwsgi = testUwsgiPolicy(t, "127.0.0.1")
 	for _, test := range []struct {
 		name   string
@@ -283,7 +283,7 @@ func FuzzUwsgiPacket(f *testing.F) {
 	}
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 200, 10, 100
-	srv := newHTTPServer(lim, "http", echo)
+	srv := newHTTPServer(lim, "http", wiretest.Echo)
 	srv.uwsgi = testUwsgiPolicy(f, "127.0.0.1")
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8) {
 		if len(input) > uwsgiHeaderSize {
