@@ -29,7 +29,7 @@ GO_ENV = $(shell $(PYTHON) pyembed/linkflags.py)
 # takes one -fuzz pattern), FUZZ_TIME each on top of their seed corpora in the package's
 # testdata/fuzz: a bounded search for new failures on every run. Minimizing a newly interesting
 # input could take most of a short run, so it gets FUZZ_MINIMIZE at most.
-FUZZ_TARGETS := worker/FuzzRequestHead worker/FuzzChunkedBody httpwire/FuzzProxyHeader worker/FuzzHTTPConn
+FUZZ_TARGETS := httpwire/FuzzRequestHead httpwire/FuzzChunkedBody httpwire/FuzzProxyHeader httpwire/FuzzHTTPConn
 FUZZ_TIME ?= 15s
 FUZZ_MINIMIZE ?= 3s
 

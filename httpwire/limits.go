@@ -6,7 +6,8 @@ import "time"
 // it buffer without end, and say how it treats what it reads.
 type Limits struct {
 	// RequestLine, Fields and FieldSize are gunicorn's limit_request_line, limit_request_fields
-	// and limit_request_field_size, already resolved (no 0 meaning "unlimited").
+	// and limit_request_field_size, already resolved: 0 does not mean unlimited but the engine's
+	// own bound (8190, 32768 and 65534).
 	RequestLine, Fields, FieldSize int
 	// Keepalive is the idle time allowed between requests on a keep-alive connection; 0 or less
 	// turns keep-alive off.

@@ -184,8 +184,8 @@ func parseProxyV2(b []byte) (ProxyOutcome, ProxyHeader, error) {
 
 // SetProxyClient gives req the addresses a PROXY header named: the client's as RemoteAddr and
 // RemotePort, and the one the client connected to as ProxyAddr and ProxyPort.
-func (r *Request) SetProxyClient(h *ProxyHeader) {
-	r.RemoteAddr, r.RemotePort = h.Source.Addr().String(), strconv.Itoa(int(h.Source.Port()))
-	r.ProxyProtocol = h.Proto
-	r.ProxyAddr, r.ProxyPort = h.Dest.Addr().String(), strconv.Itoa(int(h.Dest.Port()))
+func (req *Request) SetProxyClient(h *ProxyHeader) {
+	req.RemoteAddr, req.RemotePort = h.Source.Addr().String(), strconv.Itoa(int(h.Source.Port()))
+	req.ProxyProtocol = h.Proto
+	req.ProxyAddr, req.ProxyPort = h.Dest.Addr().String(), strconv.Itoa(int(h.Dest.Port()))
 }

@@ -3,7 +3,9 @@ package httpwire
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
+	"strconv"
 )
 
 // ErrMalformedBody is what Body.Read errors wrap when the client sent a body that breaks HTTP
@@ -72,4 +74,41 @@ type ResponseWriter interface {
 	// Abort marks the connection to be closed after this response, without completing it when
 	// the header was already sent (an application error half way through a body).
 	Abort()
+}
+
+// SetAddresses fills the addresses and the scheme of a request from those of its connection.
+// For unix sockets, SERVER_NAME is the socket path and SERVER_PORT the scheme's default port, as
+// gunicorn reports them.
+func (req *Request) SetAddresses(local, remote net.Addr, scheme string) {
+	req.Scheme = scheme
+	switch a := local.(type) {
+	case *net.TCPAddr:
+		req.ServerName, req.ServerPort = a.IP.String(), strconv.Itoa(a.Port)
+	case *net.UnixAddr:
+		req.ServerName, req.ServerPort = a.Name, "80"
+		if scheme == "https" {
+			req.ServerPort = "443"
+		}
+	default:
+		req.ServerName, req.ServerPort = splitAddr(a)
+	}
+	switch a := remote.(type) {
+	case *net.TCPAddr:
+		req.RemoteAddr, req.RemotePort = a.IP.String(), strconv.Itoa(a.Port)
+	case *net.UnixAddr:
+		req.RemoteAddr, req.RemotePort = "", ""
+	default:
+		req.RemoteAddr, req.RemotePort = splitAddr(a)
+	}
+}
+
+func splitAddr(a net.Addr) (host, port string) {
+	if a == nil {
+		return "", ""
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String(), ""
+	}
+	return host, port
 }

@@ -7,6 +7,7 @@ import (
 	"gowsgi/accesslog"
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/httpwire"
 	"gowsgi/wsgi"
 )
 
@@ -40,17 +41,16 @@ func startAccessLog(cfg *config.Config, h *wsgi.Handler, srv *httpServer) error 
 
 // logRefused logs an answer the engine gave in the app's place, for a request it could not
 // read: the request's details are unknown then, and show as "-".
-func (c *httpConn) logRefused(rerr *requestError) {
-	l := c.srv.access
+func (s *httpServer) logRefused(req *httpwire.Request, rerr *httpwire.Refusal) {
+	l := s.access
 	if l == nil {
 		return
 	}
 	now := time.Now()
-	s := rerr.status
 	l.Log(&accesslog.Record{
-		RemoteAddr: c.req.RemoteAddr,
-		Status:     int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0'),
-		BodyBytes:  int64(len(s) - 4 + len(rerr.reason) + 2), // the body appendError writes
+		RemoteAddr: req.RemoteAddr,
+		Status:     rerr.Code(),
+		BodyBytes:  int64(rerr.BodySize()),
 		Start:      now,
 		End:        now,
 	})

@@ -22,7 +22,7 @@ const proto2 = "HTTP/2"
 
 // h2Server serves the connections whose TLS handshake chose HTTP/2 with the HTTP/2 server of
 // Go's net/http, which owns the framing, flow control and HPACK. Its handler turns each
-// request into a httpwire.Request and goes through the same dispatch as HTTP/1.1, so the worker
+// request into an httpwire.Request and goes through the same dispatch as HTTP/1.1, so the worker
 // class decides which thread runs the app, and the engine's limits apply to both protocols.
 type h2Server struct {
 	srv    *http.Server
@@ -31,7 +31,7 @@ type h2Server struct {
 	// clients holds the PROXY header of each connection handed over until net/http starts
 	// serving it: the connection itself must stay a *tls.Conn for net/http to speak HTTP/2.
 	clients  sync.Map
-	lim      limits
+	lim      httpwire.Limits
 	dispatch dispatchFunc
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when a graceful stop has closed every connection
@@ -53,18 +53,18 @@ func newH2Server(engine *httpServer) *h2Server {
 	s := &h2Server{
 		engine:   engine,
 		queue:    newConnQueue(),
-		lim:      engine.lim,
+		lim:      engine.wire.Limits(),
 		dispatch: engine.dispatch,
 		stopped:  make(chan struct{}),
 	}
-	idle := engine.lim.Keepalive
+	idle := s.lim.Keepalive
 	if idle <= 0 {
-		idle = shutdownGrace // HTTP/2 has no connection per request: close soon after the last
+		idle = httpwire.DrainGrace // HTTP/2 has no connection per request: close soon after the last
 	}
-	h2 := engine.lim.HTTP2
+	h2 := engine.h2
 	s.srv = &http.Server{
 		Handler:        s,
-		MaxHeaderBytes: h2HeaderBytes(h2.MaxHeaderListSize, engine.headMax),
+		MaxHeaderBytes: h2HeaderBytes(h2.MaxHeaderListSize, engine.wire.HeadMax()),
 		IdleTimeout:    idle,
 		ConnContext:    s.withConnAddresses,
 		ConnState:      s.countConn,
@@ -73,7 +73,7 @@ func newH2Server(engine *httpServer) *h2Server {
 			MaxReadFrameSize:              h2.MaxFrameSize,
 			MaxReceiveBufferPerStream:     h2.InitialWindowSize,
 			MaxReceiveBufferPerConnection: max(h2.InitialWindowSize, h2ConnWindow),
-			WriteByteTimeout:              ioTimeout,
+			WriteByteTimeout:              httpwire.IOTimeout,
 		},
 		// Protocol errors are the clients' to worry about; the handler reports its own failures.
 		ErrorLog: log.New(io.Discard, "", 0),
@@ -150,12 +150,11 @@ type h2ConnKey struct{}
 // trust of the connection once, by the HTTP/1.1 engine's own rules, so that both protocols
 // report them alike.
 func (s *h2Server) withConnAddresses(ctx context.Context, nc net.Conn) context.Context {
-	c := httpConn{nc: nc, srv: s.engine}
-	c.setAddresses("https")
+	conn := &h2Conn{nc: nc, resetBudget: h2ResetBudget(s.engine.h2.MaxConcurrentStreams)}
+	conn.addrs.SetAddresses(nc.LocalAddr(), nc.RemoteAddr(), "https")
 	client, _ := s.clients.LoadAndDelete(nc)
 	header, _ := client.(*httpwire.ProxyHeader)
-	c.setPeer(header)
-	conn := &h2Conn{addrs: c.req, nc: nc, resetBudget: h2ResetBudget(s.lim.HTTP2.MaxConcurrentStreams)}
+	s.engine.peers.setPeer(&conn.addrs, nc, header)
 	if tc, ok := nc.(*tls.Conn); ok {
 		conn.nc = tc.NetConn() // closing the socket itself cannot wait on a close_notify alert
 	}
@@ -225,6 +224,11 @@ type h2HeaderSpan struct{ name, value int }
 
 var h2ExchangePool = sync.Pool{New: func() any { return new(h2Exchange) }}
 
+// h2NamesKept is the most of h2Exchange.names kept for the next request, what an HTTP/1.1
+// head takes in the engine's read buffer: one request with huge headers should not pin its
+// buffer.
+const h2NamesKept = 4096
+
 // ServeHTTP runs one request. A panic on the application side ends the worker, as it does for
 // HTTP/1.1, instead of being swallowed by net/http with the worker in an unknown state.
 func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -233,8 +237,8 @@ func (s *h2Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.req = httpwire.Request{Header: ex.req.Header[:0]}
 	ex.resp = h2Response{}
 	ex.body = h2Body{}
-	if cap(ex.names) > readBufSize {
-		ex.names = nil // one request with huge headers should not pin its buffer
+	if cap(ex.names) > h2NamesKept {
+		ex.names = nil
 	}
 	h2ExchangePool.Put(ex)
 	if reset {
@@ -275,7 +279,7 @@ func (s *h2Server) run(ex *h2Exchange, w http.ResponseWriter, r *http.Request) (
 
 // readRequest fills ex.req from r, received on a connection with addrs, applying the engine's
 // limits to what net/http let through. Header names with "_" are dropped, as on HTTP/1.1.
-func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.Request) *requestError {
+func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.Request) *httpwire.Refusal {
 	req := &ex.req
 	req.RemoteAddr, req.RemotePort = addrs.RemoteAddr, addrs.RemotePort
 	req.ServerName, req.ServerPort, req.Scheme = addrs.ServerName, addrs.ServerPort, addrs.Scheme
@@ -284,7 +288,7 @@ func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.
 	req.Proto = proto2
 	req.ContentLength = r.ContentLength
 	if len(r.Method)+1+len(r.RequestURI)+1+len(proto2) > s.lim.RequestLine {
-		return errLineTooLong
+		return httpwire.ErrLineTooLong
 	}
 	// Everything goes into one buffer first, then gets sliced: appending may move it.
 	ex.names = append(ex.names[:0], r.Method...)
@@ -303,9 +307,9 @@ func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.
 			count++
 			switch {
 			case count > s.lim.Fields:
-				return errTooManyFields
+				return httpwire.ErrTooManyFields
 			case len(name)+2+len(value) > s.lim.FieldSize:
-				return errFieldTooLarge
+				return httpwire.ErrFieldTooLarge
 			case strings.IndexByte(name, '_') < 0:
 				ex.addHeader(name, value)
 			}
@@ -314,7 +318,7 @@ func (s *h2Server) readRequest(ex *h2Exchange, addrs *httpwire.Request, r *http.
 	b := ex.names
 	req.Method, b = b[:len(r.Method)], b[len(r.Method):]
 	req.RawURI, b = b[:len(r.RequestURI)], b[len(r.RequestURI):]
-	splitTarget(req.RawURI, req)
+	req.SplitTarget()
 	req.Header = req.Header[:0]
 	for _, f := range ex.spans {
 		req.Header = append(req.Header, httpwire.HeaderField{Name: b[:f.name], Value: b[f.name : f.name+f.value]})

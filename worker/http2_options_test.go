@@ -219,7 +219,7 @@ func TestHTTP2HeaderListWithoutLimit(t *testing.T) {
 	addr, _, srv := startTLSServer(t, testLimits, h2First, wiretest.Echo)
 	r := dialH2Raw(t, addr)
 	settings, _ := r.start()
-	if want := srv.headMax + h2HeaderSlop; settings[6] != uint32(want) {
+	if want := srv.wire.HeadMax() + h2HeaderSlop; settings[6] != uint32(want) {
 		t.Errorf("MAX_HEADER_LIST_SIZE %d, want %d", settings[6], want)
 	}
 	if got := r.get(1, 16384, "x-big", strings.Repeat("b", 70000)); !strings.Contains(got, "Too Large") {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"gowsgi/httpwire"
@@ -14,9 +15,9 @@ import (
 var errInformational = errors.New("http2: a 1xx status cannot be the final response")
 
 // writeH2Error sends one of the engine's own answers, as appendError does on HTTP/1.1.
-func writeH2Error(w http.ResponseWriter, e *requestError) {
-	body := e.status[4:] + "\n" + e.reason + "\n"
-	code, _ := strconv.Atoi(e.status[:3])
+func writeH2Error(w http.ResponseWriter, e *httpwire.Refusal) {
+	body := e.Status[4:] + "\n" + e.Reason + "\n"
+	code := e.Code()
 	h := w.Header()
 	h.Set("Server", "gowsgi")
 	h.Set("Content-Type", "text/plain; charset=utf-8")
@@ -25,7 +26,7 @@ func writeH2Error(w http.ResponseWriter, e *requestError) {
 	io.WriteString(w, body)
 }
 
-// h2Body is the request body. Each read may wait at most ioTimeout for the client; the
+// h2Body is the request body. Each read may wait at most httpwire.IOTimeout for the client; the
 // deadline is lifted after the read, since it would otherwise fire while the app works.
 type h2Body struct {
 	body io.Reader
@@ -36,7 +37,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	if b.rc == nil {
 		return b.body.Read(p)
 	}
-	b.rc.SetReadDeadline(time.Now().Add(ioTimeout))
+	b.rc.SetReadDeadline(time.Now().Add(httpwire.IOTimeout))
 	n, err := b.body.Read(p)
 	b.rc.SetReadDeadline(time.Time{})
 	return n, err
@@ -66,7 +67,7 @@ var _ httpwire.ResponseWriter = (*h2Response)(nil)
 func (r *h2Response) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
 	switch {
 	case r.committed:
-		return errHeaderSent
+		return httpwire.ErrHeaderSent
 	case code < 200:
 		return errInformational
 	}
@@ -76,16 +77,16 @@ func (r *h2Response) WriteHeader(status []byte, code int, header []httpwire.Head
 	lengthAllowed := code != 204 // RFC 9110 §8.6
 	hasServer := false
 	for _, f := range header {
-		switch responseHeaderKind(f.Name) {
-		case headerHopByHop, headerConnection:
+		switch httpwire.ResponseHeaderKind(f.Name) {
+		case httpwire.HeaderHopByHop, httpwire.HeaderConnection:
 			continue
-		case headerContentLength:
-			n, ok := parseDecimal(trimOWS(f.Value))
+		case httpwire.HeaderContentLength:
+			n, ok := httpwire.ParseContentLength(f.Value)
 			if !ok || !lengthAllowed || r.contentLength >= 0 {
 				continue
 			}
 			r.contentLength = n
-		case headerServer:
+		case httpwire.HeaderServer:
 			hasServer = true
 		}
 		h.Add(string(f.Name), string(f.Value))
@@ -113,7 +114,7 @@ func (r *h2Response) commit() {
 func (r *h2Response) Write(p []byte) (int, error) {
 	switch {
 	case !r.queued:
-		return 0, errNoHeader
+		return 0, httpwire.ErrNoHeader
 	case r.err != nil:
 		return 0, r.err
 	case len(p) == 0:
@@ -139,11 +140,11 @@ func (r *h2Response) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// write gives the client at most ioTimeout to take p (a client that stops granting flow
+// write gives the client at most httpwire.IOTimeout to take p (a client that stops granting flow
 // control window would otherwise hold the app's thread), and lifts the deadline after: it
 // would reset the stream while the app computes its next chunk.
 func (r *h2Response) write(p []byte) error {
-	r.rc.SetWriteDeadline(time.Now().Add(ioTimeout))
+	r.rc.SetWriteDeadline(time.Now().Add(httpwire.IOTimeout))
 	_, err := r.w.Write(p)
 	r.rc.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -162,7 +163,7 @@ func (r *h2Response) Flush() error {
 	if !r.committed {
 		r.commit()
 	}
-	r.rc.SetWriteDeadline(time.Now().Add(ioTimeout))
+	r.rc.SetWriteDeadline(time.Now().Add(httpwire.IOTimeout))
 	err := r.rc.Flush()
 	r.rc.SetWriteDeadline(time.Time{})
 	if err != nil {
@@ -171,11 +172,14 @@ func (r *h2Response) Flush() error {
 	return err
 }
 
+// h2CopyBufs are the buffers SendFile copies files through.
+var h2CopyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // SendFile copies the file: HTTP/2 frames every byte, so sendfile(2) cannot help.
 func (r *h2Response) SendFile(f *os.File, off, n int64) error {
 	switch {
 	case !r.queued:
-		return errNoHeader
+		return httpwire.ErrNoHeader
 	case r.err != nil:
 		return r.err
 	}
@@ -196,8 +200,8 @@ func (r *h2Response) SendFile(f *os.File, off, n int64) error {
 		n = min(n, r.remaining)
 		r.remaining -= n
 	}
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
+	bp := h2CopyBufs.Get().(*[]byte)
+	defer h2CopyBufs.Put(bp)
 	for n > 0 {
 		k, err := f.ReadAt((*bp)[:min(int64(len(*bp)), n)], off)
 		if k > 0 {
@@ -208,7 +212,7 @@ func (r *h2Response) SendFile(f *os.File, off, n int64) error {
 		}
 		if err == io.EOF && n > 0 {
 			r.aborted = true // the length promised cannot be kept
-			return errShortFile
+			return httpwire.ErrShortFile
 		} else if err != nil && err != io.EOF {
 			r.aborted = true
 			return err
@@ -228,7 +232,7 @@ func (r *h2Response) finish() (reset bool) {
 	case r.aborted:
 		return true
 	case !r.queued:
-		writeH2Error(r.w, errNoResponse)
+		writeH2Error(r.w, httpwire.ErrNoResponse)
 		return false
 	}
 	if !r.committed {

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +43,7 @@ func TestHTTPShutdown(t *testing.T) {
 
 // A request sent on an idle keep-alive connection just as a graceful stop begins is answered,
 // with "Connection: close", rather than lost to a close the client could not see coming; an idle
-// connection that sends nothing closes after shutdownGrace.
+// connection that sends nothing closes after httpwire.DrainGrace.
 func TestHTTPShutdownAnswersARequestAlreadyOnItsWay(t *testing.T) {
 	addr, srv := startServer(t, testLimits, wiretest.Echo)
 	reused, silent := wiretest.Dial(t, addr), wiretest.Dial(t, addr)
@@ -63,8 +62,8 @@ func TestHTTPShutdownAnswersARequestAlreadyOnItsWay(t *testing.T) {
 	}
 	reused.ExpectClosed()
 	silent.ExpectClosed()
-	if waited := time.Since(start); waited < shutdownGrace/2 || waited > shutdownGrace+time.Second {
-		t.Fatalf("idle connection closed after %v, want about %v", waited, shutdownGrace)
+	if waited := time.Since(start); waited < httpwire.DrainGrace/2 || waited > httpwire.DrainGrace+time.Second {
+		t.Fatalf("idle connection closed after %v, want about %v", waited, httpwire.DrainGrace)
 	}
 	if !srv.wait(time.Now().Add(time.Second)) {
 		t.Fatal("connections remain after shutdown")
@@ -110,61 +109,8 @@ func portOf(a net.Addr) string {
 	return port
 }
 
-var helloRequest = []byte("GET /hello HTTP/1.1\r\nHost: localhost:8000\r\nUser-Agent: bench\r\nAccept: */*\r\nConnection: keep-alive\r\n\r\n")
-
-func helloServer(b *testing.B) *wiretest.Client {
-	status, body := []byte("200 OK"), []byte("Hello world!")
-	header := wiretest.Fields("Content-Type", "text/plain", "Content-Length", "12")
-	addr, _ := startServer(b, testLimits, func(req *httpwire.Request, w httpwire.ResponseWriter) {
-		w.WriteHeader(status, 200, header)
-		w.Write(body)
-	})
-	c := wiretest.Dial(b, addr)
-	c.Conn.SetDeadline(time.Time{})
-	return c
-}
-
-// helloResponseSize is the size of one answer of helloServer (the Date value has a fixed width).
-var helloResponseSize = len("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nServer: gowsgi\r\n" +
-	"Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n\r\nHello world!")
-
-// BenchmarkHTTPHello measures the engine per request with 16 requests pipelined per write.
-func BenchmarkHTTPHello(b *testing.B) {
-	c := helloServer(b)
-	const depth = 16
-	batch := []byte(strings.Repeat(string(helloRequest), depth))
-	b.ReportAllocs()
-	b.ResetTimer()
-	go func() {
-		for sent := 0; sent < b.N; sent += depth {
-			n := min(depth, b.N-sent)
-			if _, err := c.Conn.Write(batch[:n*len(helloRequest)]); err != nil {
-				return
-			}
-		}
-	}()
-	buf := make([]byte, 64<<10)
-	for want := b.N * helloResponseSize; want > 0; {
-		n, err := c.Conn.Read(buf[:min(len(buf), want)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		want -= n
-	}
-}
-
-// BenchmarkHTTPHelloRoundTrip is one request per round trip, as a non-pipelining client sends.
+// The engine's benchmarks, through the worker's HTTP server.
+func BenchmarkHTTPHello(b *testing.B) { wiretest.BenchmarkHello(b, suiteServer(false)) }
 func BenchmarkHTTPHelloRoundTrip(b *testing.B) {
-	c := helloServer(b)
-	buf := make([]byte, helloResponseSize)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Conn.Write(helloRequest); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c.Conn, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	wiretest.BenchmarkHelloRoundTrip(b, suiteServer(false))
 }

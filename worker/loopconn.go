@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -9,11 +8,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// errWouldBlock is what a loopConn in non-blocking mode returns instead of waiting for its
-// client: the loop goes on with other connections.
-var errWouldBlock = errors.New("connection would block")
+	"gowsgi/httpwire"
+)
 
 // loopConn is a connection the sync class's loop owns: a non-blocking socket that Go's network
 // poller does not know. A socket registered with both would wake an idle Go thread for every
@@ -30,8 +27,10 @@ type loopConn struct {
 	// deadline of idle connections from another goroutine.
 	readDeadline, writeDeadline atomic.Int64
 
-	// nonBlocking makes reads return errWouldBlock instead of waiting.
-	nonBlocking bool
+	// nonBlocking makes reads return httpwire.ErrWouldBlock instead of waiting, and
+	// nonBlockingWrites makes writes do so, with what they wrote: the loop goes on with other
+	// connections.
+	nonBlocking, nonBlockingWrites bool
 	// lingering says the write side is shut: reads only drain what the client still sends,
 	// and Close leaves the rest of the draining to the loop.
 	lingering bool
@@ -57,7 +56,7 @@ func (lc *loopConn) Read(p []byte) (int, error) {
 		case err != unix.EAGAIN:
 			return 0, &net.OpError{Op: "read", Net: "tcp", Addr: lc.remote, Err: os.NewSyscallError("read", err)}
 		case lc.nonBlocking || lc.lingering:
-			return 0, errWouldBlock
+			return 0, httpwire.ErrWouldBlock
 		}
 		if err := lc.wait(unix.POLLIN, &lc.readDeadline); err != nil {
 			return 0, err
@@ -80,6 +79,8 @@ func (lc *loopConn) Write(p []byte) (int, error) {
 			continue
 		case err != unix.EAGAIN:
 			return written, &net.OpError{Op: "write", Net: "tcp", Addr: lc.remote, Err: os.NewSyscallError("write", err)}
+		case lc.nonBlockingWrites:
+			return written, httpwire.ErrWouldBlock
 		}
 		if err := lc.wait(unix.POLLOUT, &lc.writeDeadline); err != nil {
 			return written, err
@@ -88,8 +89,9 @@ func (lc *loopConn) Write(p []byte) (int, error) {
 	return written, nil
 }
 
-// writeVectors writes all of bufs with writev(2), as net.Buffers does for Go's own sockets.
-func (lc *loopConn) writeVectors(bufs net.Buffers) error {
+// WriteVectors writes all of bufs with writev(2), as net.Buffers does for Go's own sockets; the
+// engine uses it for large response bodies.
+func (lc *loopConn) WriteVectors(bufs net.Buffers) error {
 	for len(bufs) > 0 {
 		n, err := unix.Writev(lc.fd, bufs)
 		for n > 0 {

@@ -52,21 +52,21 @@ func trusts(list allowlist.List, nc net.Conn) bool {
 }
 
 var (
-	errProxyForbidden = &requestError{"403 Forbidden", "PROXY protocol header from a peer not in --proxy-allow-from"}
-	errProxyInvalid   = &requestError{"400 Bad Request", "malformed PROXY protocol header"}
+	errProxyForbidden = &httpwire.Refusal{Status: "403 Forbidden", Reason: "PROXY protocol header from a peer not in --proxy-allow-from"}
+	errProxyInvalid   = &httpwire.Refusal{Status: "400 Bad Request", Reason: "malformed PROXY protocol header"}
 )
 
 // prepareConn makes a newly accepted connection ready for HTTP (or for a TLS handshake): with
 // the PROXY protocol on, it reads the header a load balancer may send before anything else,
 // and returns the connection to serve and the header (nil without one, or for a header that
 // names no client). A header from a peer not allowed to send one, or a malformed one, gets a
-// refusal to answer before closing; a peer that leaves or stays silent for headerTimeout gets
+// refusal to answer before closing; a peer that leaves or stays silent for httpwire.HeaderTimeout gets
 // a nil connection, already closed.
 //
 // The header is taken off the socket itself — peeked at, then read exactly — so no byte after
 // it is consumed and the connection served is still the accepted one, with its sendfile and
 // half-close.
-func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *httpwire.ProxyHeader, *requestError) {
+func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *httpwire.ProxyHeader, *httpwire.Refusal) {
 	if !p.proxyV1 && !p.proxyV2 {
 		return nc, nil, nil
 	}
@@ -79,7 +79,7 @@ func (p *peerPolicy) prepareConn(nc net.Conn) (net.Conn, *httpwire.ProxyHeader, 
 		nc.Close()
 		return nil, nil, nil
 	}
-	nc.SetReadDeadline(time.Now().Add(headerTimeout))
+	nc.SetReadDeadline(time.Now().Add(httpwire.HeaderTimeout))
 	defer nc.SetReadDeadline(time.Time{})
 	var buf [httpwire.ProxyPeekSize]byte
 	for seen := 0; ; {
@@ -138,13 +138,13 @@ func peek(raw syscall.RawConn, buf []byte, seen int) (int, error) {
 	return n, recvErr
 }
 
-// setPeer fills the connection's Request fields that depend on who is at the other end: the
-// client a PROXY header named, if any, and whether the peer itself is a trusted proxy. Trust
-// goes by the peer, not by the client its header names, as in gunicorn: the peer is who wrote
-// the bytes.
-func (c *httpConn) setPeer(client *httpwire.ProxyHeader) {
-	c.req.TrustedPeer = trusts(c.srv.peers.forwardedAllow, c.nc)
+// setPeer fills the Request fields of a connection nc that depend on who is at the other end:
+// the client a PROXY header named, if any, and whether the peer itself is a trusted proxy.
+// Trust goes by the peer, not by the client its header names, as in gunicorn: the peer is who
+// wrote the bytes.
+func (p *peerPolicy) setPeer(req *httpwire.Request, nc net.Conn, client *httpwire.ProxyHeader) {
+	req.TrustedPeer = trusts(p.forwardedAllow, nc)
 	if client != nil {
-		c.req.SetProxyClient(client)
+		req.SetProxyClient(client)
 	}
 }

@@ -84,7 +84,7 @@ func TestPrepareConnWithoutHeaderConsumesNothing(t *testing.T) {
 func TestPrepareConnRefusals(t *testing.T) {
 	cases := []struct {
 		allow, input string
-		want         *requestError
+		want         *httpwire.Refusal
 	}{
 		{"10.0.0.0/8", "PROXY TCP4 203.0.113.9 192.0.2.1 40000 443\r\n", errProxyForbidden},
 		{"10.0.0.0/8", string(wiretest.ProxyV2(0x21, 0x11, wiretest.AddressBlock("192.0.2.1", "192.0.2.2", 1, 2), 0)), errProxyForbidden},

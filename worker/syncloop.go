@@ -88,7 +88,7 @@ const (
 	// sweepInterval is how often the loop looks for connections past their deadline (idle
 	// keep-alive, a graceful stop's grace, lingering): deadlines are kept to within it.
 	sweepInterval = 250 * time.Millisecond
-	// lingerBudget is how much a closing connection is drained, as httpConn.close does.
+	// lingerBudget is how much a closing connection is drained, as httpwire.Conn.Close does.
 	lingerBudget = 256 << 10
 	// yieldInterval is how often the loop lets its goroutine be rescheduled. Go's sysmon
 	// takes a goroutine that runs 10 ms without being rescheduled for one stuck in a system
@@ -160,12 +160,13 @@ func (s *syncClass) dispatch(req *httpwire.Request, w httpwire.ResponseWriter) {
 // adopt takes over a plain TCP or unix connection whose request head nextRequest has just
 // parsed. It runs on the connection's goroutine, which must not touch c once it returns true.
 func (s *syncClass) adopt(c *httpConn) bool {
-	switch c.nc.(type) {
+	orig := c.NetConn()
+	switch orig.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
 		return false
 	}
-	raw, err := c.nc.(syscall.Conn).SyscallConn()
+	raw, err := orig.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -176,14 +177,11 @@ func (s *syncClass) adopt(c *httpConn) bool {
 	if err != nil || fd < 0 {
 		return false
 	}
-	lc := &loopConn{fd: fd, loop: s, local: c.nc.LocalAddr(), remote: c.nc.RemoteAddr()}
-	orig := c.nc
+	lc := &loopConn{fd: fd, loop: s, local: orig.LocalAddr(), remote: orig.RemoteAddr()}
 	s.srv.mu.Lock()
-	c.nc = lc
+	c.SetNetConn(lc)
 	s.srv.mu.Unlock()
 	orig.Close() // the duplicate keeps the connection; Go's poller lets go of it
-	// The engine's record of deadlines it set belongs to the old socket.
-	c.readDeadline, c.writeDeadline = time.Time{}, time.Time{}
 	s.mu.Lock()
 	s.inbox = append(s.inbox, c)
 	s.mu.Unlock()
@@ -276,7 +274,7 @@ func (s *syncClass) takeWork() bool {
 
 // own registers a newly adopted connection and answers its request.
 func (s *syncClass) own(c *httpConn) {
-	lc := c.nc.(*loopConn)
+	lc := c.NetConn().(*loopConn)
 	if lc.fd >= len(s.entries) {
 		s.entries = append(s.entries, make([]loopEntry, lc.fd+1-len(s.entries))...)
 	}
@@ -306,20 +304,18 @@ func (s *syncClass) ready(fd int) {
 		c, lc := e.conn, e.lc
 		e.conn = nil
 		s.waiting--
-		c.state.Store(connBusy)
 		lc.nonBlocking = true
-		n, err := lc.Read(c.buf[c.w:])
+		err := c.Receive()
 		lc.nonBlocking = false
-		if err == errWouldBlock {
+		if err == httpwire.ErrWouldBlock {
 			s.park(c, lc)
 			return
 		}
 		if err != nil {
-			c.close(false)
+			c.Close(false)
 			s.srv.release(c)
 			return
 		}
-		c.w += n
 		s.serveOwned(c, lc, false)
 	case e.lingerUntil != 0:
 		s.drainLingering(fd, e)
@@ -335,7 +331,7 @@ func (s *syncClass) serveOwned(c *httpConn, lc *loopConn, started bool) {
 			if c.dispatching {
 				panic(p) // the application side's failure is the worker's to handle
 			}
-			errorlog.Error("HTTP engine failure on a connection from %s: %v\n%s", c.req.RemoteAddr, p, debug.Stack())
+			errorlog.Error("HTTP engine failure on a connection from %s: %v\n%s", c.Request().RemoteAddr, p, debug.Stack())
 			if !released {
 				lc.lingering = false
 				lc.Close()
@@ -348,9 +344,9 @@ func (s *syncClass) serveOwned(c *httpConn, lc *loopConn, started bool) {
 			lc.nonBlocking = true
 			err := c.nextRequest()
 			lc.nonBlocking = false
-			if err == errWouldBlock {
+			if err == httpwire.ErrWouldBlock {
 				released = true
-				if c.r == c.w {
+				if c.Buffered() == 0 {
 					s.park(c, lc) // blank lines only
 				} else {
 					// Part of a head: its client may take its time, so a goroutine
@@ -366,22 +362,22 @@ func (s *syncClass) serveOwned(c *httpConn, lc *loopConn, started bool) {
 			}
 		}
 		started = false
-		s.serving.Store(&c.req)
+		s.serving.Store(c.Request())
 		c.dispatchRequest()
 		s.serving.Store(nil)
-		if !c.body.done && c.body.keepable() && !bodyBuffered(c) {
+		if c.FinishWouldWait() {
 			// The app left some of the body unread and it is still on its way: a goroutine
 			// waits for it and drains it.
 			released = true
 			s.handBack(c, lc, true)
 			return
 		}
-		if !c.finishRequest() {
+		if !c.Finish() {
 			released = true
 			s.srv.release(c)
 			return
 		}
-		if c.r == c.w {
+		if c.Buffered() == 0 {
 			released = true
 			s.park(c, lc)
 			return
@@ -389,58 +385,24 @@ func (s *syncClass) serveOwned(c *httpConn, lc *loopConn, started bool) {
 	}
 }
 
-// bodyBuffered reports whether what is left of a fixed-length body is all in the read buffer,
-// so that draining it does not wait for the client.
-func bodyBuffered(c *httpConn) bool {
-	return !c.body.chunked && int64(c.w-c.r) >= c.body.remaining
-}
-
 // park sends what the connection has buffered and leaves it in epoll until its next request
 // or its keep-alive deadline.
 func (s *syncClass) park(c *httpConn, lc *loopConn) {
-	switch err := s.flushNow(c, lc); {
-	case err == errWouldBlock:
+	lc.nonBlockingWrites = true
+	err := c.Flush()
+	lc.nonBlockingWrites = false
+	switch {
+	case err == httpwire.ErrWouldBlock:
 		s.handBack(c, lc, false) // a client that does not read its answers
 		return
 	case err != nil:
-		c.close(false)
+		c.Close(false)
 		s.srv.release(c)
 		return
 	}
-	c.r, c.w = 0, 0
-	wait := c.srv.lim.Keepalive
-	c.state.Store(connIdle)
-	// Checked after the state is published, as in fillHead.
-	if s.srv.closing.Load() {
-		wait = min(wait, shutdownGrace)
-	}
-	lc.readDeadline.Store(time.Now().Add(wait).UnixNano())
-	c.readDeadline = time.Time{}
+	c.GoIdle()
 	s.entries[lc.fd].conn = c
 	s.waiting++
-}
-
-// flushNow writes the buffered output without waiting; errWouldBlock leaves the rest buffered.
-func (s *syncClass) flushNow(c *httpConn, lc *loopConn) error {
-	if c.werr != nil {
-		return c.werr
-	}
-	for len(c.wbuf) > 0 {
-		n, err := unix.Write(lc.fd, c.wbuf)
-		if n > 0 {
-			c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
-		}
-		switch {
-		case err == nil, err == unix.EINTR:
-		case err == unix.EAGAIN:
-			return errWouldBlock
-		default:
-			c.werr = err
-			return err
-		}
-	}
-	c.resp.start = 0
-	return nil
 }
 
 // handBack gives the connection to a goroutine of its own, on Go's network poller, from where
@@ -453,12 +415,10 @@ func (s *syncClass) handBack(c *httpConn, lc *loopConn, afterDispatch bool) {
 		return
 	}
 	s.srv.mu.Lock()
-	c.nc = nc
+	c.SetNetConn(nc)
 	s.srv.mu.Unlock()
-	c.readDeadline, c.writeDeadline = time.Time{}, time.Time{}
-	c.state.Store(connBusy)
 	go s.srv.drive(c, func() bool {
-		if afterDispatch && !c.finishRequest() {
+		if afterDispatch && !c.Finish() {
 			return false
 		}
 		return c.serve()
@@ -522,7 +482,7 @@ func (s *syncClass) sweep(now time.Time) {
 		case e.conn != nil:
 			if d := e.lc.readDeadline.Load(); d != 0 && d <= ns {
 				c := e.conn
-				c.close(false)
+				c.Close(false)
 				s.srv.release(c)
 			}
 		case e.lingerUntil != 0 && e.lingerUntil <= ns:

@@ -13,9 +13,9 @@ import (
 	"gowsgi/httpwire"
 )
 
-// handshakeTimeout bounds the TLS handshake of a new connection, as headerTimeout bounds the
-// silence of a plain one.
-const handshakeTimeout = headerTimeout
+// handshakeTimeout bounds the TLS handshake of a new connection, as httpwire.HeaderTimeout
+// bounds the silence of a plain one.
+const handshakeTimeout = httpwire.HeaderTimeout
 
 // tlsLayer secures accepted connections: it runs the TLS handshake on the connection's own
 // goroutine, then passes the connection on to the HTTP/1.1 engine or, when ALPN chose h2, to

@@ -1,14 +1,12 @@
-package worker
+package httpwire
 
-import "gowsgi/httpwire"
-
-// gunicorn's switches that relax the request parser (httpwire.Parsing). Each runs only once
+// gunicorn's switches that relax the request parser (Parsing). Each runs only once
 // a strict check has failed, so a request that passes them pays nothing for the switches.
 
 // parsing returns the switches in force.
-func (h *headInfo) parsing() httpwire.Parsing {
+func (h *headInfo) parsing() Parsing {
 	if h.lim == nil {
-		return httpwire.Parsing{}
+		return Parsing{}
 	}
 	return h.lim.Parsing
 }
@@ -30,7 +28,7 @@ func isConventionalMethod(b []byte) bool {
 // unconventionalMethod lets any token be a method with --permit-unconventional-http-method, and
 // with --casefold-http-method too, upper-cases it in place. As in gunicorn, case-folding alone
 // lets no lower-case method through: methods are case-sensitive, "get" is not GET.
-func (h *headInfo) unconventionalMethod(method []byte) *requestError {
+func (h *headInfo) unconventionalMethod(method []byte) *Refusal {
 	p := h.parsing()
 	if !p.PermitUnconventionalMethod || !isToken(method) {
 		return errMethod
@@ -50,7 +48,7 @@ func (h *headInfo) unconventionalMethod(method []byte) *requestError {
 // whatever its digits: from 1.1 up by HTTP/1.1's rules, below by HTTP/1.0's. SERVER_PROTOCOL is
 // what the client sent (a string allocated on this rare path), the answer says HTTP/1.1 (RFC
 // 9110 §2.5). Anything else is no version at all: 400.
-func (h *headInfo) unconventionalVersion(version []byte, req *httpwire.Request) *requestError {
+func (h *headInfo) unconventionalVersion(version []byte, req *Request) *Refusal {
 	if len(version) != 8 || string(version[:5]) != "HTTP/" || !isDigit(version[5]) ||
 		version[6] != '.' || !isDigit(version[7]) {
 		return errVersion
@@ -85,7 +83,7 @@ func (h *headInfo) colonAfterBlanks(line []byte, i int) int {
 // slip past noteHeader. Refused unless --permit-obsolete-folding, and after the request line
 // always. Like gunicorn, the field size limit counts the lines as sent, blanks and CRLFs
 // included, not the joined line.
-func (h *headInfo) unfold(head []byte, ends []int32, i int, line []byte) ([]byte, int, *requestError) {
+func (h *headInfo) unfold(head []byte, ends []int32, i int, line []byte) ([]byte, int, *Refusal) {
 	if i == 0 || !h.parsing().PermitObsoleteFolding {
 		return nil, i, errFolding
 	}
@@ -103,7 +101,7 @@ func (h *headInfo) unfold(head []byte, ends []int32, i int, line []byte) ([]byte
 		}
 	}
 	if sent > h.lim.FieldSize {
-		return nil, i, errFieldTooLarge
+		return nil, i, ErrFieldTooLarge
 	}
 	return line, i, nil
 }

@@ -1,4 +1,4 @@
-package worker
+package httpwire
 
 import (
 	"bytes"
@@ -7,13 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"gowsgi/httpwire"
-	"gowsgi/httpwire/wiretest"
 )
 
 // fuzzLimits are small enough for the fuzzer to reach each of them with short inputs.
-func fuzzLimits(p httpwire.Parsing) limits {
+func fuzzLimits(p Parsing) Limits {
 	lim := testLimits
 	lim.RequestLine, lim.Fields, lim.FieldSize = 200, 10, 100
 	lim.Parsing = p
@@ -21,8 +18,8 @@ func fuzzLimits(p httpwire.Parsing) limits {
 }
 
 // parsingSwitches turns the low five bits of a fuzz argument into a set of parser switches.
-func parsingSwitches(bits uint8) httpwire.Parsing {
-	return httpwire.Parsing{
+func parsingSwitches(bits uint8) Parsing {
+	return Parsing{
 		PermitUnconventionalMethod:  bits&1 != 0,
 		CasefoldMethod:              bits&2 != 0,
 		PermitUnconventionalVersion: bits&4 != 0,
@@ -35,7 +32,7 @@ func parsingSwitches(bits uint8) httpwire.Parsing {
 // connection's buffer so that parses can be compared after it is recycled.
 type headParse struct {
 	ended bool // the input ended before a complete head
-	rerr  *requestError
+	rerr  *Refusal
 	// start is where the head begins in the input, after the empty lines the engine skips;
 	// size is its length through the blank line.
 	start, size                        int
@@ -49,10 +46,9 @@ func (p *headParse) accepted() bool { return !p.ended && p.rerr == nil }
 
 // parseConnHead runs the engine's head reading and parsing on input, delivered piece bytes at a
 // time, and checks that the head it found is the one the input holds.
-func parseConnHead(t *testing.T, srv *httpServer, input []byte, piece int) headParse {
-	conn := &scriptedConn{input: input, piece: piece}
-	c := srv.open(conn)
-	defer srv.release(c)
+func parseConnHead(t *testing.T, eng *Engine, input []byte, piece int) headParse {
+	c, conn := openScripted(eng, input, piece)
+	defer c.Reset()
 	n, rerr, err := c.readHead()
 	if err != nil {
 		return headParse{ended: true}
@@ -92,30 +88,30 @@ func parseConnHead(t *testing.T, srv *httpServer, input []byte, piece int) headP
 // headers say. How the bytes arrive must not change the result, and the switches may only turn
 // refusals into requests.
 func FuzzRequestHead(f *testing.F) {
-	var servers [32]*httpServer
-	for bits := range servers {
-		servers[bits] = newHTTPServer(fuzzLimits(parsingSwitches(uint8(bits))), "http", wiretest.Echo)
+	var engines [32]*Engine
+	for bits := range engines {
+		engines[bits] = NewEngine(fuzzLimits(parsingSwitches(uint8(bits))))
 	}
 	f.Fuzz(func(t *testing.T, input []byte, piece, switches uint8) {
-		srv := servers[switches%32]
-		p := parseConnHead(t, srv, input, int(piece%64)+1)
-		if whole := parseConnHead(t, srv, input, len(input)+1); !reflect.DeepEqual(p, whole) {
+		eng := engines[switches%32]
+		p := parseConnHead(t, eng, input, int(piece%64)+1)
+		if whole := parseConnHead(t, eng, input, len(input)+1); !reflect.DeepEqual(p, whole) {
 			t.Fatalf("in pieces of %d: %+v\nat once: %+v", piece%64+1, p, whole)
 		}
 		if switches%32 != 0 {
-			if strict := parseConnHead(t, servers[0], input, len(input)+1); strict.accepted() && !reflect.DeepEqual(p, strict) {
+			if strict := parseConnHead(t, engines[0], input, len(input)+1); strict.accepted() && !reflect.DeepEqual(p, strict) {
 				t.Fatalf("with switches %05b: %+v\nwithout: %+v", switches%32, p, strict)
 			}
 		}
 		if p.accepted() {
-			checkAcceptedHead(t, &p, &srv.lim)
+			checkAcceptedHead(t, &p, &eng.lim)
 		}
 	})
 }
 
 // checkAcceptedHead holds an accepted head to the request-line and header rules, checked here
 // with other code than the parser's where that is short.
-func checkAcceptedHead(t *testing.T, p *headParse, lim *limits) {
+func checkAcceptedHead(t *testing.T, p *headParse, lim *Limits) {
 	t.Helper()
 	on := lim.Parsing
 	switch {
@@ -136,7 +132,7 @@ func checkAcceptedHead(t *testing.T, p *headParse, lim *limits) {
 	checkFraming(t, p)
 }
 
-func checkVersion(t *testing.T, p *headParse, on httpwire.Parsing) {
+func checkVersion(t *testing.T, p *headParse, on Parsing) {
 	t.Helper()
 	v := p.proto
 	conventional := v == proto10 || v == proto11
@@ -183,7 +179,7 @@ func checkTarget(t *testing.T, p *headParse) {
 
 // checkFields holds each field to RFC 9110 §5: a token name, a value of visible characters,
 // blanks and obs-text without blanks around it, within the field size limit.
-func checkFields(t *testing.T, p *headParse, lim *limits) {
+func checkFields(t *testing.T, p *headParse, lim *Limits) {
 	t.Helper()
 	if len(p.fields) > lim.Fields {
 		t.Fatalf("%d fields", len(p.fields))

@@ -1,10 +1,8 @@
-package worker
+package httpwire
 
 import (
 	"strings"
 	"testing"
-
-	"gowsgi/httpwire"
 )
 
 // Each method takes only the target forms RFC 9112 §3.2 gives it, and absolute-form only when
@@ -12,7 +10,7 @@ import (
 func TestHTTPTargetForms(t *testing.T) {
 	cases := []struct {
 		line string
-		want *requestError
+		want *Refusal
 	}{
 		{"GET /", nil},
 		{"GET //two/slashes", nil},
@@ -53,7 +51,7 @@ func TestHTTPTargetForms(t *testing.T) {
 		{"CONNECT user@example.com:443", errTargetForm},
 	}
 	for _, c := range cases {
-		var req httpwire.Request
+		var req Request
 		var h headInfo
 		if got := parseText(c.line+" HTTP/1.1\r\n\r\n", &req, &h); got != c.want {
 			t.Errorf("%q: got %v, want %v", c.line, got, c.want)
@@ -65,15 +63,15 @@ func TestHTTPTargetForms(t *testing.T) {
 // gunicorn, and never against a lower-case spelling of CONNECT or OPTIONS without it.
 func TestHTTPTargetFormAfterCaseFolding(t *testing.T) {
 	for _, c := range []struct {
-		on   httpwire.Parsing
+		on   Parsing
 		line string
-		want *requestError
+		want *Refusal
 	}{
 		{casefold, "connect example.com:443", nil},
 		{casefold, "options *", nil},
 		{permitMethod, "connect example.com:443", errTargetForm},
 		{permitMethod, "options *", errTargetForm},
-		{httpwire.Parsing{}, "connect example.com:443", errMethod},
+		{Parsing{}, "connect example.com:443", errMethod},
 	} {
 		if _, got := parseWith(c.on, c.line+" HTTP/1.1\r\n\r\n"); got != c.want {
 			t.Errorf("%+v %q: got %v, want %v", c.on, c.line, got, c.want)
@@ -96,8 +94,8 @@ func TestHTTPChunkSizeBlanks(t *testing.T) {
 
 // scanTrailers runs a trailer section through trailerScan and returns its error, or
 // errTrailerSize when the section never ends.
-func scanTrailers(lim limits, section string) error {
-	scan := trailerScan{lim: &lim.Limits}
+func scanTrailers(lim Limits, section string) error {
+	scan := trailerScan{lim: &lim}
 	for i := 0; i < len(section); i++ {
 		if done, err := scan.step(section[i]); done || err != nil {
 			return err
@@ -165,12 +163,12 @@ func TestHTTPFoldedFieldSizeCountsTheLinesAsSent(t *testing.T) {
 	lim := testLimits
 	lim.FieldSize = len("X-A: a\r\n b\r\n")
 	lim.Parsing = permitFolding
-	var req httpwire.Request
-	h := headInfo{lim: &lim.Limits}
+	var req Request
+	h := headInfo{lim: &lim}
 	if rerr := parseText("GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n", &req, &h); rerr != nil {
-		t.Fatalf("at the limit: %s", rerr.reason)
+		t.Fatalf("at the limit: %s", rerr.Reason)
 	}
-	if rerr := parseText("GET / HTTP/1.1\r\nX-A: a\r\n  b\r\n\r\n", &req, &h); rerr != errFieldTooLarge {
+	if rerr := parseText("GET / HTTP/1.1\r\nX-A: a\r\n  b\r\n\r\n", &req, &h); rerr != ErrFieldTooLarge {
 		t.Fatalf("one blank over the limit: %v", rerr)
 	}
 }

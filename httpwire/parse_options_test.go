@@ -1,29 +1,27 @@
-package worker
+package httpwire
 
 import (
 	"strings"
 	"testing"
-
-	"gowsgi/httpwire"
 )
 
 var (
-	permitMethod  = httpwire.Parsing{PermitUnconventionalMethod: true}
-	casefold      = httpwire.Parsing{PermitUnconventionalMethod: true, CasefoldMethod: true}
-	permitVersion = httpwire.Parsing{PermitUnconventionalVersion: true}
-	stripSpaces   = httpwire.Parsing{StripHeaderSpaces: true}
-	permitFolding = httpwire.Parsing{PermitObsoleteFolding: true}
-	everySwitch   = httpwire.Parsing{PermitUnconventionalMethod: true, PermitUnconventionalVersion: true,
+	permitMethod  = Parsing{PermitUnconventionalMethod: true}
+	casefold      = Parsing{PermitUnconventionalMethod: true, CasefoldMethod: true}
+	permitVersion = Parsing{PermitUnconventionalVersion: true}
+	stripSpaces   = Parsing{StripHeaderSpaces: true}
+	permitFolding = Parsing{PermitObsoleteFolding: true}
+	everySwitch   = Parsing{PermitUnconventionalMethod: true, PermitUnconventionalVersion: true,
 		CasefoldMethod: true, StripHeaderSpaces: true, PermitObsoleteFolding: true}
 )
 
 // parseWith parses head as a server with the given switches does, and sums up the result as
 // "METHOD PROTO http11 Name=value|…".
-func parseWith(p httpwire.Parsing, head string) (string, *requestError) {
+func parseWith(p Parsing, head string) (string, *Refusal) {
 	lim := testLimits
 	lim.Parsing = p
-	var req httpwire.Request
-	h := headInfo{lim: &lim.Limits}
+	var req Request
+	h := headInfo{lim: &lim}
 	if rerr := parseText(head, &req, &h); rerr != nil {
 		return "", rerr
 	}
@@ -43,8 +41,8 @@ func TestHTTPParseSwitches(t *testing.T) {
 	cases := []struct {
 		name   string
 		head   string
-		on     httpwire.Parsing
-		strict *requestError
+		on     Parsing
+		strict *Refusal
 		want   string
 	}{
 		{"lower-case method", "get / HTTP/1.1\r\n\r\n", permitMethod, errMethod, "get HTTP/1.1 http11 "},
@@ -74,16 +72,16 @@ func TestHTTPParseSwitches(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, rerr := parseWith(httpwire.Parsing{}, c.head); rerr != c.strict {
-				t.Errorf("switches off: %v, want %q", rerr, c.strict.reason)
+			if _, rerr := parseWith(Parsing{}, c.head); rerr != c.strict {
+				t.Errorf("switches off: %v, want %q", rerr, c.strict.Reason)
 			}
 			var bare headInfo // a parse outside a server is as strict
-			if rerr := parseText(c.head, new(httpwire.Request), &bare); rerr != c.strict {
-				t.Errorf("no limits: %v, want %q", rerr, c.strict.reason)
+			if rerr := parseText(c.head, new(Request), &bare); rerr != c.strict {
+				t.Errorf("no limits: %v, want %q", rerr, c.strict.Reason)
 			}
 			got, rerr := parseWith(c.on, c.head)
 			if rerr != nil {
-				t.Fatalf("switched on: %s", rerr.reason)
+				t.Fatalf("switched on: %s", rerr.Reason)
 			}
 			if got != c.want {
 				t.Errorf("switched on: %q, want %q", got, c.want)
@@ -99,12 +97,12 @@ func TestHTTPParseSwitchesKeepRefusing(t *testing.T) {
 	cases := []struct {
 		name string
 		head string
-		on   httpwire.Parsing
-		want *requestError
+		on   Parsing
+		want *Refusal
 	}{
 		// gunicorn checks the method before it case-folds: alone, the switch lets "get" in no more
 		// than before.
-		{"case-folding alone", "get / HTTP/1.1\r\n\r\n", httpwire.Parsing{CasefoldMethod: true}, errMethod},
+		{"case-folding alone", "get / HTTP/1.1\r\n\r\n", Parsing{CasefoldMethod: true}, errMethod},
 		{"method not a token", "G(T / HTTP/1.1\r\n\r\n", everySwitch, errMethod},
 		{"two-digit minor version", "GET / HTTP/1.10\r\n\r\n", everySwitch, errVersion},
 		{"lower-case version", "GET / http/1.1\r\n\r\n", everySwitch, errVersion},
@@ -118,11 +116,11 @@ func TestHTTPParseSwitchesKeepRefusing(t *testing.T) {
 		{"folded Transfer-Encoding", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked,\r\n gzip\r\n\r\n", everySwitch, errTransferCoding},
 		{"control character on a continuation line", "GET / HTTP/1.1\r\nX-A: a\r\n b\x01\r\n\r\n", everySwitch, errHeaderValue},
 		{"joined line over the field size", "GET / HTTP/1.1\r\nX-A: " + strings.Repeat("a", 5000) + "\r\n " +
-			strings.Repeat("b", 5000) + "\r\n\r\n", everySwitch, errFieldTooLarge},
+			strings.Repeat("b", 5000) + "\r\n\r\n", everySwitch, ErrFieldTooLarge},
 	}
 	for _, c := range cases {
 		if _, rerr := parseWith(c.on, c.head); rerr != c.want {
-			t.Errorf("%s: %v, want %q", c.name, rerr, c.want.reason)
+			t.Errorf("%s: %v, want %q", c.name, rerr, c.want.Reason)
 		}
 	}
 }
@@ -140,10 +138,10 @@ func TestHTTPParseSwitchesKeepRequestSemantics(t *testing.T) {
 		"POST / HTTP/0.9\r\nContent-Length:\r\n\t3\r\n\r\nabc":      {false, false},
 		"OPTIONS * HTTP/1.1\r\nX-A: one\r\n two\r\nHost: x\r\n\r\n": {false, true},
 	} {
-		var req httpwire.Request
-		h := headInfo{lim: &lim.Limits}
+		var req Request
+		h := headInfo{lim: &lim}
 		if rerr := parseText(head, &req, &h); rerr != nil {
-			t.Errorf("%q: %s", head, rerr.reason)
+			t.Errorf("%q: %s", head, rerr.Reason)
 			continue
 		}
 		if h.isHead != want.isHead || h.keepAlive != want.keepAlive {

@@ -1,32 +1,34 @@
-package worker
+package httpwire
 
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"sync"
-
-	"gowsgi/httpwire"
 )
 
 // writePiece is the most one socket write is given at once, so that the write deadline measures
 // progress rather than the time a whole large body takes.
 const writePiece = 1 << 20
 
+// What a ResponseWriter's methods return when they are called out of turn, or when a file
+// cannot give the bytes promised for it.
 var (
-	errHeaderSent = errors.New("http: response header already sent")
-	errNoHeader   = errors.New("http: response body before WriteHeader")
-	errShortFile  = errors.New("http: file ended before the length promised for it")
-	crlf          = []byte("\r\n")
+	ErrHeaderSent = errors.New("http: response header already sent")
+	ErrNoHeader   = errors.New("http: response body before WriteHeader")
+	ErrShortFile  = errors.New("http: file ended before the length promised for it")
 )
 
-// responseWriter is the httpwire.ResponseWriter of the connection's current request. The header is
+var crlf = []byte("\r\n")
+
+// responseWriter is the ResponseWriter of the connection's current request. The header is
 // serialised into the write buffer by WriteHeader and completed (framing and Connection) by the
 // first Write, SendFile or Flush; until then a second WriteHeader rewrites it in place.
 type responseWriter struct {
-	c      *httpConn
-	active bool // between dispatch and the end of the response
+	c      *Conn
+	active bool // from Begin to Finish
 	start  int  // where this response begins in c.wbuf
 
 	queued, committed, aborted bool
@@ -37,7 +39,7 @@ type responseWriter struct {
 	appClose, keepAlive        bool
 }
 
-var _ httpwire.ResponseWriter = (*responseWriter)(nil)
+var _ ResponseWriter = (*responseWriter)(nil)
 
 func (r *responseWriter) reset(start int) {
 	*r = responseWriter{c: r.c, start: start, contentLength: -1}
@@ -45,9 +47,9 @@ func (r *responseWriter) reset(start int) {
 
 // WriteHeader queues the status line and headers; the application's hop-by-hop headers are
 // dropped and its "Connection: close" is honoured.
-func (r *responseWriter) WriteHeader(status []byte, code int, header []httpwire.HeaderField) error {
+func (r *responseWriter) WriteHeader(status []byte, code int, header []HeaderField) error {
 	if r.committed {
-		return errHeaderSent
+		return ErrHeaderSent
 	}
 	c := r.c
 	r.queued, r.code, r.contentLength, r.appClose = true, code, -1, false
@@ -57,21 +59,21 @@ func (r *responseWriter) WriteHeader(status []byte, code int, header []httpwire.
 	w = append(w, crlf...)
 	hasServer, hasDate := false, false
 	for _, f := range header {
-		switch responseHeaderKind(f.Name) {
-		case headerHopByHop:
+		switch ResponseHeaderKind(f.Name) {
+		case HeaderHopByHop:
 			continue
-		case headerConnection:
+		case HeaderConnection:
 			r.appClose = r.appClose || hasToken(f.Value, "close")
 			continue
-		case headerContentLength:
-			n, ok := parseDecimal(trimOWS(f.Value))
+		case HeaderContentLength:
+			n, ok := ParseContentLength(f.Value)
 			if !ok || !lengthAllowed || r.contentLength >= 0 {
 				continue
 			}
 			r.contentLength = n
-		case headerServer:
+		case HeaderServer:
 			hasServer = true
-		case headerDate:
+		case HeaderDate:
 			hasDate = true
 		}
 		w = append(w, f.Name...)
@@ -95,7 +97,7 @@ func (r *responseWriter) commit() {
 	c, h := r.c, &r.c.head
 	r.committed = true
 	r.noBody = h.isHead || r.code < 200 || r.code == 204 || r.code == 304
-	keep := h.keepAlive && !r.appClose && r.code >= 200 && c.srv.lim.Keepalive > 0 && !c.srv.closing.Load()
+	keep := h.keepAlive && !r.appClose && r.code >= 200 && c.eng.lim.Keepalive > 0 && !c.eng.draining.Load()
 	w := c.wbuf
 	switch {
 	case r.noBody:
@@ -127,7 +129,7 @@ func (r *responseWriter) Write(p []byte) (int, error) {
 	c := r.c
 	switch {
 	case !r.queued:
-		return 0, errNoHeader
+		return 0, ErrNoHeader
 	case c.werr != nil:
 		return 0, c.werr
 	case len(p) == 0:
@@ -158,7 +160,7 @@ func (r *responseWriter) Flush() error {
 	if r.queued && !r.committed {
 		r.commit()
 	}
-	return r.c.flushOutput()
+	return r.c.Flush()
 }
 
 // SendFile sends n bytes of f from off (n < 0: to the end of the file), as one chunk when the
@@ -167,7 +169,7 @@ func (r *responseWriter) SendFile(f *os.File, off, n int64) error {
 	c := r.c
 	switch {
 	case !r.queued:
-		return errNoHeader
+		return ErrNoHeader
 	case c.werr != nil:
 		return c.werr
 	}
@@ -195,12 +197,12 @@ func (r *responseWriter) SendFile(f *os.File, off, n int64) error {
 		c.wbuf = strconv.AppendInt(c.wbuf, n, 16)
 		c.wbuf = append(c.wbuf, crlf...)
 	}
-	if err := c.flushOutput(); err != nil {
+	if err := c.Flush(); err != nil {
 		return err
 	}
 	sent, err := c.sendFileRange(f, off, n)
 	if err == nil && sent < n {
-		err = errShortFile
+		err = ErrShortFile
 	}
 	if err != nil {
 		c.werr = err // the promised framing is broken: the connection can only close
@@ -218,7 +220,7 @@ func (r *responseWriter) HeaderSent() bool { return r.committed }
 // Abort makes the connection close after this response without completing it.
 func (r *responseWriter) Abort() { r.aborted = true }
 
-// finish completes the response after dispatch returns and reports whether its framing and
+// finish completes the response after the application returns and reports whether its framing and
 // headers let the connection serve another request.
 func (r *responseWriter) finish() bool {
 	c := r.c
@@ -230,7 +232,7 @@ func (r *responseWriter) finish() bool {
 		return false
 	case !r.queued:
 		c.wbuf = c.wbuf[:r.start]
-		c.appendError(errNoResponse)
+		c.appendError(ErrNoResponse)
 		return false
 	}
 	if !r.committed {
@@ -247,7 +249,7 @@ func (r *responseWriter) finish() bool {
 
 // writeBody queues p, or writes it together with the buffered bytes in one writev when it does
 // not fit in the write buffer, without copying it.
-func (c *httpConn) writeBody(p []byte, chunked bool) error {
+func (c *Conn) writeBody(p []byte, chunked bool) error {
 	const framing = 16 + 2 + 2 // hex size, CRLF, CRLF
 	if len(c.wbuf)+len(p)+framing <= cap(c.wbuf) {
 		if chunked {
@@ -263,7 +265,7 @@ func (c *httpConn) writeBody(p []byte, chunked bool) error {
 	var tail []byte
 	if chunked {
 		if cap(c.wbuf)-len(c.wbuf) < framing {
-			if err := c.flushOutput(); err != nil {
+			if err := c.Flush(); err != nil {
 				return err
 			}
 		}
@@ -284,8 +286,8 @@ func (c *httpConn) writeBody(p []byte, chunked bool) error {
 		}
 		c.armWrite()
 		var err error
-		if lc, ok := c.nc.(*loopConn); ok {
-			err = lc.writeVectors(c.iov)
+		if vw, ok := c.nc.(vectorWriter); ok {
+			err = vw.WriteVectors(c.iov)
 		} else {
 			_, err = c.iov.WriteTo(c.nc)
 		}
@@ -299,11 +301,17 @@ func (c *httpConn) writeBody(p []byte, chunked bool) error {
 	return nil
 }
 
+// vectorWriter is a connection, not one of Go's own sockets, that writes several buffers with
+// one system call, as Go's own sockets do for net.Buffers.
+type vectorWriter interface {
+	WriteVectors(bufs net.Buffers) error
+}
+
 // sendFileRange sends n bytes of f from off: with sendfile(2) where the connection can do it
 // (net.TCPConn's ReadFrom over a limited *os.File), otherwise by copying.
-func (c *httpConn) sendFileRange(f *os.File, off, n int64) (int64, error) {
+func (c *Conn) sendFileRange(f *os.File, off, n int64) (int64, error) {
 	rf, ok := c.nc.(io.ReaderFrom)
-	if !ok || !c.srv.lim.Sendfile {
+	if !ok || !c.eng.lim.Sendfile {
 		return c.copyFileRange(f, off, n)
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
@@ -324,7 +332,7 @@ func (c *httpConn) sendFileRange(f *os.File, off, n int64) (int64, error) {
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
-func (c *httpConn) copyFileRange(f *os.File, off, n int64) (int64, error) {
+func (c *Conn) copyFileRange(f *os.File, off, n int64) (int64, error) {
 	bp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bp)
 	var sent int64
@@ -344,49 +352,4 @@ func (c *httpConn) copyFileRange(f *os.File, off, n int64) (int64, error) {
 		}
 	}
 	return sent, nil
-}
-
-// appendError queues one of the engine's own answers: a short plain-text body, and the
-// connection closes after it.
-func (c *httpConn) appendError(e *requestError) {
-	text := e.status[4:]
-	w := append(c.wbuf, "HTTP/1.1 "...)
-	w = append(w, e.status...)
-	w = append(w, "\r\nServer: gowsgi\r\n"...)
-	w = appendDate(w)
-	w = append(w, "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
-	w = strconv.AppendInt(w, int64(len(text)+len(e.reason)+2), 10)
-	w = append(w, "\r\n\r\n"...)
-	w = append(w, text...)
-	w = append(w, '\n')
-	w = append(w, e.reason...)
-	c.wbuf = append(w, '\n')
-}
-
-// Response headers the engine treats specially.
-const (
-	headerOther = iota
-	headerHopByHop
-	headerConnection
-	headerContentLength
-	headerServer
-	headerDate
-)
-
-func responseHeaderKind(name []byte) int {
-	switch {
-	case equalFold(name, "content-length"):
-		return headerContentLength
-	case equalFold(name, "connection"):
-		return headerConnection
-	case equalFold(name, "server"):
-		return headerServer
-	case equalFold(name, "date"):
-		return headerDate
-	case equalFold(name, "keep-alive"), equalFold(name, "proxy-authenticate"),
-		equalFold(name, "proxy-authorization"), equalFold(name, "te"), equalFold(name, "trailer"),
-		equalFold(name, "transfer-encoding"), equalFold(name, "upgrade"):
-		return headerHopByHop
-	}
-	return headerOther
 }

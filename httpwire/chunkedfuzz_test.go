@@ -1,12 +1,10 @@
-package worker
+package httpwire
 
 import (
 	"bytes"
 	"io"
 	"strconv"
 	"testing"
-
-	"gowsgi/httpwire/wiretest"
 )
 
 // chunkedRead is what the engine made of a chunked body: the data it returned, where it
@@ -19,10 +17,9 @@ type chunkedRead struct {
 
 // readChunked decodes input as a chunked request body, as an application reading readSize
 // bytes at a time sees it, with input arriving piece bytes at a time.
-func readChunked(t *testing.T, srv *httpServer, input []byte, piece, readSize int) chunkedRead {
-	conn := &scriptedConn{input: input, piece: piece}
-	c := srv.open(conn)
-	defer srv.release(c)
+func readChunked(t *testing.T, eng *Engine, input []byte, piece, readSize int) chunkedRead {
+	c, conn := openScripted(eng, input, piece)
+	defer c.Reset()
 	c.body.reset(-1, true, false)
 	var out chunkedRead
 	p := make([]byte, readSize)
@@ -46,10 +43,9 @@ func readChunked(t *testing.T, srv *httpServer, input []byte, piece, readSize in
 
 // drainChunked lets the engine drain input as the unread body of a request, and reports
 // whether it kept the connection and where it decided the body ends.
-func drainChunked(srv *httpServer, input []byte, piece int) (bool, int) {
-	conn := &scriptedConn{input: input, piece: piece}
-	c := srv.open(conn)
-	defer srv.release(c)
+func drainChunked(eng *Engine, input []byte, piece int) (bool, int) {
+	c, conn := openScripted(eng, input, piece)
+	defer c.Reset()
 	c.body.reset(-1, true, false)
 	kept := c.body.drain()
 	return kept, len(input) - len(conn.input) - (c.w - c.r)
@@ -121,17 +117,17 @@ func encodeChunked(data []byte, size int) []byte {
 // bytes. A body the grammar accepts and without trailer fields, which are held to further
 // rules, the engine must accept too.
 func FuzzChunkedBody(f *testing.F) {
-	strict := newHTTPServer(fuzzLimits(parsingSwitches(0)), "http", wiretest.Echo)
-	relaxedSrv := newHTTPServer(fuzzLimits(parsingSwitches(0x1f)), "http", wiretest.Echo)
+	strict := NewEngine(fuzzLimits(parsingSwitches(0)))
+	relaxedEngine := NewEngine(fuzzLimits(parsingSwitches(0x1f)))
 	f.Fuzz(func(t *testing.T, input []byte, piece uint8, readSize uint16, relaxed bool) {
-		srv := strict
+		eng := strict
 		if relaxed {
-			srv = relaxedSrv
+			eng = relaxedEngine
 		}
 		// Reads of readBufSize bytes or more skip the read buffer: both ways are covered.
 		size := int(readSize)%(2*readBufSize) + 1
-		got := readChunked(t, srv, input, int(piece%64)+1, size)
-		if whole := readChunked(t, srv, input, len(input)+1, len(input)+1); !bytes.Equal(got.data, whole.data) ||
+		got := readChunked(t, eng, input, int(piece%64)+1, size)
+		if whole := readChunked(t, eng, input, len(input)+1, len(input)+1); !bytes.Equal(got.data, whole.data) ||
 			got.end != whole.end || got.err != whole.err {
 			t.Fatalf("in pieces of %d, reads of %d: %q, end %d, %v\nat once: %q, end %d, %v",
 				piece%64+1, size, got.data, got.end, got.err, whole.data, whole.end, whole.err)
@@ -147,12 +143,12 @@ func FuzzChunkedBody(f *testing.F) {
 			t.Fatalf("decoded %q ending at %d; by the grammar %q ending at %d (ok %v)", got.data, got.end, data, end, ok)
 		}
 		if len(data) <= drainLimit {
-			if kept, drained := drainChunked(srv, input, int(piece%64)+1); !kept || drained != end {
+			if kept, drained := drainChunked(eng, input, int(piece%64)+1); !kept || drained != end {
 				t.Fatalf("draining: kept %v, ended at %d, want %d", kept, drained, end)
 			}
 		}
 		again := encodeChunked(got.data, int(piece)+1)
-		if re := readChunked(t, srv, again, len(again)+1, size); re.err != nil || !bytes.Equal(re.data, got.data) ||
+		if re := readChunked(t, eng, again, len(again)+1, size); re.err != nil || !bytes.Equal(re.data, got.data) ||
 			re.end != len(again) {
 			t.Fatalf("re-encoded as %q: %q, end %d, %v", again, re.data, re.end, re.err)
 		}

@@ -1,14 +1,12 @@
-package worker
+package httpwire
 
 import (
 	"strings"
 	"testing"
-
-	"gowsgi/httpwire"
 )
 
 // parseText runs parseHead on a complete head, with the line ends readHead would find.
-func parseText(head string, req *httpwire.Request, h *headInfo) *requestError {
+func parseText(head string, req *Request, h *headInfo) *Refusal {
 	var ends []int32
 	for i := range len(head) {
 		if head[i] == '\n' {
@@ -19,12 +17,12 @@ func parseText(head string, req *httpwire.Request, h *headInfo) *requestError {
 }
 
 func TestHTTPParseHeadFields(t *testing.T) {
-	var req httpwire.Request
+	var req Request
 	var h headInfo
 	head := "POST /a%20b/c?x=1&y=2#frag HTTP/1.1\r\nHost: example.com\r\nX-Spaced: \t two  words \t\r\n" +
 		"Content-Length: 3\r\nX_Under: kept\r\nAccept:\r\n\r\n"
 	if rerr := parseText(head, &req, &h); rerr != nil {
-		t.Fatalf("parse failed: %s", rerr.reason)
+		t.Fatalf("parse failed: %s", rerr.Reason)
 	}
 	checks := []struct{ got, want string }{
 		{string(req.Method), "POST"},
@@ -59,10 +57,10 @@ func TestHTTPParseTargets(t *testing.T) {
 		"CONNECT example.com:443":            "example.com:443 ",
 		"OPTIONS /only#x?y":                  "/only ",
 	} {
-		var req httpwire.Request
+		var req Request
 		var h headInfo
 		if rerr := parseText(target+" HTTP/1.1\r\n\r\n", &req, &h); rerr != nil {
-			t.Fatalf("%s: %s", target, rerr.reason)
+			t.Fatalf("%s: %s", target, rerr.Reason)
 		}
 		if got := string(req.Path) + " " + string(req.Query); got != want {
 			t.Errorf("%s: path and query %q, want %q", target, got, want)
@@ -85,10 +83,10 @@ func TestHTTPParseConnectionSemantics(t *testing.T) {
 		{"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", false, false, false},
 	}
 	for _, c := range cases {
-		var req httpwire.Request
+		var req Request
 		var h headInfo
 		if rerr := parseText(c.head, &req, &h); rerr != nil {
-			t.Fatalf("%q: %s", c.head, rerr.reason)
+			t.Fatalf("%q: %s", c.head, rerr.Reason)
 		}
 		if h.keepAlive != c.keepAlive || h.isHead != c.isHead || h.expectContinue != c.expect {
 			t.Errorf("%q: keepAlive %v isHead %v expect %v", c.head, h.keepAlive, h.isHead, h.expectContinue)
@@ -98,7 +96,7 @@ func TestHTTPParseConnectionSemantics(t *testing.T) {
 
 // The reason given matches the rule that was broken, even where another rule would also refuse.
 func TestHTTPParseErrorReasons(t *testing.T) {
-	for head, want := range map[string]*requestError{
+	for head, want := range map[string]*Refusal{
 		"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n":                                       errFolding,
 		"GET / HTTP/1.1\r\nX : a\r\n\r\n":                                            errHeaderName,
 		"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n":                                        errHeaderValue,
@@ -107,10 +105,10 @@ func TestHTTPParseErrorReasons(t *testing.T) {
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n":                errTransferCoding,
 		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n": errLengthAndCoding,
 	} {
-		var req httpwire.Request
+		var req Request
 		var h headInfo
 		if got := parseText(head, &req, &h); got != want {
-			t.Errorf("%q: got %v, want %q", head, got, want.reason)
+			t.Errorf("%q: got %v, want %q", head, got, want.Reason)
 		}
 	}
 }
