@@ -80,6 +80,10 @@ test: deps build
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then \
 		echo "gofmt -l: these files need gofmt -w:" >&2; echo "$$unformatted" >&2; exit 1; fi
 	$(GO_ENV) go vet ./...
+	@others="$$($(GO_ENV) go list -deps -test ./httpwire/... | grep '^gowsgi/' \
+		| grep -Ev '^gowsgi/httpwire(/|_test|\.test| |$$)')"; if [ -n "$$others" ]; then \
+		echo "httpwire and its tests must import no other gowsgi package, so that the engine" >&2; \
+		echo "builds and is tested without Python; they import:" >&2; echo "$$others" >&2; exit 1; fi
 	$(GO_ENV) go test ./...
 	for target in $(FUZZ_TARGETS); do \
 		$(GO_ENV) go test -run '^$$' -fuzz "^$${target#*/}\$$" -fuzztime $(FUZZ_TIME) \
