@@ -39,6 +39,12 @@ func startSyncLoop(t testing.TB, srv *httpServer) *syncClass {
 // The engine's behaviour tests, served by the loop.
 func TestSyncLoopPassesTheEngineTests(t *testing.T) { wiretest.Run(t, suiteServer(true)) }
 
+// The engine's benchmarks, served by the loop: the sync worker's path.
+func BenchmarkSyncLoopHello(b *testing.B) { wiretest.BenchmarkHello(b, suiteServer(true)) }
+func BenchmarkSyncLoopHelloRoundTrip(b *testing.B) {
+	wiretest.BenchmarkHelloRoundTrip(b, suiteServer(true))
+}
+
 // Every request on connections the loop owns runs on the loop's thread, whichever connection
 // it came on, and keep-alive connections stay with the loop between requests.
 func TestSyncLoopRunsRequestsOnItsThread(t *testing.T) {
