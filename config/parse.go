@@ -256,10 +256,8 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 	}
 	o := newOptions()
 	fs := o.flagSet()
-	setup := PythonSetup{Chdir: first.chdir, PythonPath: first.pythonPath, Virtualenv: first.virtualenv}
-	if setup.Virtualenv == "" {
-		setup.Virtualenv = getenv("VIRTUAL_ENV")
-	}
+	setup := PythonSetup{Chdir: first.chdir, PythonPath: first.pythonPath}
+	setup.Virtualenv, _ = chooseVirtualenv(first.virtualenv, getenv("VIRTUAL_ENV"))
 	file, err := loadFile(path, name, getenv(FileTextEnv), setup, fs)
 	if err != nil {
 		return nil, nil, err
@@ -524,7 +522,7 @@ func capLimit(value, most int) int {
 }
 
 // resolvePaths makes --chdir, --pythonpath and the virtualenv absolute against the current
-// directory and checks that they exist, so a typo is reported before any worker starts.
+// directory and checks them, so a typo is reported before any worker starts.
 func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -546,22 +544,7 @@ func resolvePaths(cfg *Config, o *options, virtualEnvVar string) error {
 			cfg.PythonPath = append(cfg.PythonPath, absolute(cwd, dir))
 		}
 	}
-	venv := o.virtualenv
-	if venv == "" {
-		venv = virtualEnvVar
-	}
-	if venv == "" {
-		return nil
-	}
-	cfg.Virtualenv = absolute(cwd, venv)
-	if info, err := os.Stat(filepath.Join(cfg.Virtualenv, "pyvenv.cfg")); err != nil || info.IsDir() {
-		reason := cfg.Virtualenv + " is not a virtualenv (no pyvenv.cfg)"
-		if o.virtualenv == "" {
-			return fmt.Errorf("invalid value %q for VIRTUAL_ENV: %s", venv, reason)
-		}
-		return invalidValue("virtualenv", venv, reason)
-	}
-	return nil
+	return resolveVirtualenv(cfg, cwd, o.virtualenv, virtualEnvVar)
 }
 
 func absolute(cwd, path string) string {

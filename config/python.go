@@ -316,6 +316,10 @@ func runPythonReader(source string, setup PythonSetup) ([]byte, error) {
 	}
 	if request.Virtualenv != "" {
 		request.Virtualenv = absolute(cwd, request.Virtualenv)
+		// The reader's interpreter would not start in a virtualenv of another Python.
+		if err := checkVirtualenvPython(request.Virtualenv); err != nil {
+			return nil, err
+		}
 	}
 	encoded, _ := json.Marshal(request)
 	answer, write, err := os.Pipe()

@@ -33,9 +33,10 @@ ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPA
                "GUNICORN_CMD_ARGS", "GOWSGI_BINARY", "GOWSGI_TEST_ARGS")
 
 
-def require_binary():
-    if not (GOWSGI.is_file() and os.access(GOWSGI, os.X_OK)):
-        raise AssertionError(f"{GOWSGI} is missing or not executable: run `make build` in {REPO_ROOT} first")
+def require_binary(binary=None):
+    binary = Path(binary or GOWSGI)
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        raise AssertionError(f"{binary} is missing or not executable: run `make build` in {REPO_ROOT} first")
 
 
 def server_env(overrides=None):
@@ -66,11 +67,12 @@ def port_accepts(host, port, timeout=0.5):
         return False
 
 
-def run_gowsgi(*args, cwd=APPS, env=None, timeout=30):
-    """Runs gowsgi to completion (for flags that exit at once, or apps that fail to load)."""
-    require_binary()
+def run_gowsgi(*args, cwd=APPS, env=None, timeout=30, binary=None):
+    """Runs gowsgi (or another binary of it) to completion (for flags that exit at once, or apps
+    that fail to load)."""
+    require_binary(binary)
     return subprocess.run(
-        [str(GOWSGI), *args],
+        [str(binary or GOWSGI), *args],
         cwd=cwd,
         env=server_env(env),
         capture_output=True,
@@ -164,7 +166,7 @@ def wait_for(predicate, timeout, interval=0.05):
 class Server:
     """One running gowsgi master, its port and its error log."""
 
-    def __init__(self, args, cwd, env, log_path, host, port, preexec_fn=None):
+    def __init__(self, args, cwd, env, log_path, host, port, preexec_fn=None, binary=None):
         self.args = [str(a) for a in args]
         self.host = host
         self.port = port
@@ -173,7 +175,7 @@ class Server:
         self._log_file = open(self.log_path, "wb")
         self._out_file = open(self.out_path, "wb")
         self.proc = subprocess.Popen(
-            [str(GOWSGI), *self.args],
+            [str(binary or GOWSGI), *self.args],
             cwd=cwd,
             env=server_env(env),
             stdin=subprocess.DEVNULL,
@@ -270,16 +272,17 @@ class ServerFactory:
         self.servers = []
 
     def __call__(self, app, *args, cwd=APPS, env=None, host="127.0.0.1", port=None, bind=True, wait=True,
-                 preexec_fn=None):
+                 preexec_fn=None, binary=None):
         """Starts `gowsgi -b HOST:PORT ARGS APP` (no -b when bind is False) and waits for the port;
-        preexec_fn runs in the child before exec (to set resource limits, say)."""
-        require_binary()
+        preexec_fn runs in the child before exec (to set resource limits, say); binary is another
+        gowsgi to run than the suite's (one installed in a virtualenv, say)."""
+        require_binary(binary)
         port = port or free_port(host)
         bind_args = ["-b", f"[{host}]:{port}" if ":" in host else f"{host}:{port}"] if bind else []
         app_args = [app] if app is not None else []
         log_path = self.log_dir / f"gowsgi-{len(self.servers)}-{port}.log"
         server = Server([*bind_args, *self.extra_args, *args, *app_args], cwd, env, log_path, host, port,
-                        preexec_fn)
+                        preexec_fn, binary)
         self.servers.append(server)
         if wait:
             server.wait_ready()

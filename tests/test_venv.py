@@ -1,14 +1,17 @@
 """A virtualenv made from the embedded Python, with --system-site-packages and one module of its
-own, is used with --virtualenv and with VIRTUAL_ENV."""
+own, is used with --virtualenv, with VIRTUAL_ENV, and by a gowsgi installed in its bin directory;
+a virtualenv of another Python version is refused."""
 
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from support import PYTHON, free_port, run_gowsgi
+from support import GOWSGI, PYTHON, free_port, run_gowsgi
 
 MARKER = "only in the test virtualenv"
 
@@ -47,3 +50,45 @@ def test_without_the_virtualenv_the_module_is_missing(venv):
     assert result.returncode == 4
     assert 'Failed to load application "venv_app:app": import raised' in result.stderr
     assert "venv_only_module" in result.stderr
+
+
+def test_gowsgi_installed_in_the_virtualenv_uses_it(gowsgi, venv):
+    # Where pip puts it from the wheel, with neither --virtualenv nor VIRTUAL_ENV.
+    installed = venv / "bin" / "gowsgi"
+    shutil.copy2(GOWSGI, installed)
+    server = gowsgi("venv_app:app", binary=installed)
+    check_served_from(server, venv)
+
+
+def embedded_python():
+    """The major and minor version of the Python bin/gowsgi embeds, from its --version."""
+    version = run_gowsgi("--version").stdout
+    major, minor = re.search(r"^Python (\d+)\.(\d+)\.", version, re.M).groups()
+    return int(major), int(minor)
+
+
+@pytest.fixture
+def other_python_venv(tmp_path):
+    """A virtualenv of the next Python version, as python -m venv writes its pyvenv.cfg, with
+    gowsgi installed in it. Unrefused, Python would quietly fall back to its own prefix and
+    leave out the virtualenv's site-packages."""
+    major, minor = embedded_python()
+    path = tmp_path / "other"
+    (path / "bin").mkdir(parents=True)
+    (path / "pyvenv.cfg").write_text(f"home = /opt/python{major}.{minor + 1}/bin\n"
+                                     f"include-system-site-packages = false\nversion = {major}.{minor + 1}.0\n")
+    shutil.copy2(GOWSGI, path / "bin" / "gowsgi")
+    return path, f"{major}.{minor}", f"{major}.{minor + 1}"
+
+
+def test_virtualenv_of_another_python_is_refused(other_python_venv):
+    path, embedded, other = other_python_venv
+    reason = (f"{path} was made from Python {other} and this gowsgi embeds Python {embedded}: "
+              f"use a virtualenv made from Python {embedded}, or a gowsgi built for Python {other}")
+    bind = ("-b", f"127.0.0.1:{free_port()}")
+    installed = run_gowsgi(*bind, "venv_app:app", binary=path / "bin" / "gowsgi")
+    assert installed.returncode == 2
+    assert installed.stderr == f"gowsgi: error: the virtualenv gowsgi is installed in cannot be used: {reason}\n"
+    flagged = run_gowsgi(*bind, "--virtualenv", str(path), "venv_app:app")
+    assert flagged.returncode == 2
+    assert flagged.stderr == f'gowsgi: error: invalid value "{path}" for --virtualenv: {reason}\n'

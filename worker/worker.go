@@ -34,6 +34,10 @@ const (
 // PythonDescription says which Python the binary embeds, for --version.
 func PythonDescription() string { return wsgi.PythonDescription() }
 
+// PythonVersion is the embedded Python's version ("3.11.2"), which a virtualenv to run in must
+// have been made from.
+func PythonVersion() string { return wsgi.PythonVersion() }
+
 // Run serves until the master stops the worker and returns the process exit code. It must run
 // on the main goroutine locked to its OS thread: Python's main thread is this one, and the sync
 // worker class runs every request on it.

@@ -162,6 +162,9 @@ func venvPython(venv string) string {
 // PythonDescription says which Python the binary embeds.
 func PythonDescription() string { return pyembed.Describe() }
 
+// PythonVersion is the embedded Python's version, such as "3.11.2".
+func PythonVersion() string { return pyembed.Version() }
+
 // AtExit does what Python does on a normal exit: the app's atexit functions run and its
 // buffered output is written. Call it on the way out of a worker that stopped normally.
 func AtExit() { pyembed.AtExit() }

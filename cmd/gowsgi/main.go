@@ -47,6 +47,7 @@ func main() {
 
 func run() int {
 	worker.Version = version
+	config.EmbeddedPythonVersion = worker.PythonVersion()
 	cfg, settings, err := config.Resolve(os.Args[1:], os.Getenv)
 	switch {
 	case errors.Is(err, config.ErrHelp):
