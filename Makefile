@@ -33,6 +33,15 @@ FUZZ_TARGETS := httpwire/FuzzRequestHead httpwire/FuzzChunkedBody httpwire/FuzzP
 FUZZ_TIME ?= 15s
 FUZZ_MINIMIZE ?= 3s
 
+# Where make build writes the binary.
+BINARY ?= bin/gowsgi
+
+# make wheel builds the binary for PYTHON in a directory of its own (bin/gowsgi, which the
+# tests run, is left alone) and packages it with packaging/wheel.py as a wheel in DIST that pip
+# installs into a virtualenv of that Python.
+DIST ?= dist
+WHEEL_BUILD ?= build/py$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
 # Extra options for bench/bench.py, e.g. make bench BENCH_FLAGS="--duration 5 --only gowsgi".
 BENCH_FLAGS ?=
 
@@ -55,7 +64,7 @@ define apt_install
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: go-check build-deps deps bench-deps build run test bench bench-preload clean
+.PHONY: go-check build-deps deps bench-deps build wheel run test test-matrix bench bench-preload clean
 
 go-check:
 	@command -v go >/dev/null 2>&1 || { \
@@ -71,7 +80,11 @@ bench-deps: go-check
 	$(call apt_install,$(BUILD_PACKAGES) $(RUN_PACKAGES) $(BENCH_PACKAGES))
 
 build: build-deps
-	$(GO_ENV) go build -o bin/gowsgi ./cmd/gowsgi
+	$(GO_ENV) go build -o $(BINARY) ./cmd/gowsgi
+
+wheel: build-deps
+	$(MAKE) --no-print-directory build BINARY=$(WHEEL_BUILD)/gowsgi
+	$(PYTHON) packaging/wheel.py $(WHEEL_BUILD)/gowsgi $(DIST)
 
 run: deps build
 	cd examples/flask-hello && ../../bin/gowsgi app:app -b 127.0.0.1:8000
@@ -90,6 +103,11 @@ test: deps build
 			-fuzzminimizetime $(FUZZ_MINIMIZE) "./$${target%/*}/" || exit 1; \
 	done
 	$(PYTHON) -m pytest tests
+	$(PYTHON) tests/matrix.py
+
+# The version matrix alone: see tests/matrix.py.
+test-matrix: deps
+	$(PYTHON) tests/matrix.py
 
 bench: bench-deps build
 	$(PYTHON) bench/bench.py $(BENCH_FLAGS)
@@ -98,5 +116,5 @@ bench-preload: bench-deps build
 	$(PYTHON) bench/preload.py
 
 clean:
-	rm -rf bin .pytest_cache
+	rm -rf bin build dist .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
