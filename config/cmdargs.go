@@ -16,11 +16,11 @@ const (
 	GunicornCmdArgsEnv = "GUNICORN_CMD_ARGS"
 )
 
-// splitCommandLine splits text into arguments the way a POSIX shell would, without expanding
+// SplitCommandLine splits text into arguments the way a POSIX shell would, without expanding
 // anything: blanks separate words, single quotes keep everything literally, double quotes keep
 // blanks and let a backslash escape ", \, $ and `, and a backslash outside quotes escapes the
 // next character. Operators write GOWSGI_CMD_ARGS='--name "my site"' and expect that to work.
-func splitCommandLine(text string) ([]string, error) {
+func SplitCommandLine(text string) ([]string, error) {
 	var words []string
 	var word strings.Builder
 	inWord := false

@@ -18,17 +18,17 @@ func TestSplitCommandLine(t *testing.T) {
 		`-b"127.0.0.1:1"'0'`:        {"-b127.0.0.1:10"},
 	}
 	for text, want := range cases {
-		got, err := splitCommandLine(text)
+		got, err := SplitCommandLine(text)
 		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("splitCommandLine(%q) = %q, %v; want %q", text, got, err, want)
+			t.Errorf("SplitCommandLine(%q) = %q, %v; want %q", text, got, err, want)
 		}
 	}
 }
 
 func TestSplitCommandLineRefusesUnfinishedQuoting(t *testing.T) {
 	for _, text := range []string{`--name "a`, `--name 'a`, `--name a\`} {
-		if words, err := splitCommandLine(text); err == nil {
-			t.Errorf("splitCommandLine(%q) = %q, want an error", text, words)
+		if words, err := SplitCommandLine(text); err == nil {
+			t.Errorf("SplitCommandLine(%q) = %q, want an error", text, words)
 		}
 	}
 }

@@ -117,6 +117,8 @@ type Config struct {
 	Syslog        Syslog
 	// EnableStdioInheritance keeps standard output and error of a daemonized master.
 	EnableStdioInheritance bool
+	// ControlSocket is where the master takes `gowsgi ctl` commands.
+	ControlSocket ControlSocket
 	// Python is the Python config file read ("" for none): its hook functions.
 	Python PythonHooks
 	// Notices are info lines the master logs at start-up: settings given that change nothing

@@ -70,6 +70,9 @@ type extraOptions struct {
 	logConfigDict    jsonFlag
 	syslog           Syslog
 	stdioInheritance bool
+	controlPath      string
+	controlMode      modeFlag
+	noControlSocket  bool
 	// Settings that gowsgi accepts but that change nothing (see noEffect).
 	workerTmpDir    string
 	tmpUploadDir    string
@@ -79,9 +82,6 @@ type extraOptions struct {
 	statsdPrefix    string
 	dogstatsdTags   string
 	backlogMetric   bool
-	controlSocket   string
-	controlMode     numberFlag
-	noControlSocket bool
 }
 
 func newExtraOptions() extraOptions {
@@ -96,7 +96,7 @@ func newExtraOptions() extraOptions {
 		syslog:          Syslog{Addr: "udp://localhost:514", Facility: "user"},
 		loggerClass:     "gunicorn.glogging.Logger",
 		defaultProcName: "gunicorn",
-		controlMode:     numberFlag{fallback: 0o600},
+		controlMode:     modeFlag{umaskFlag{value: 0o600}},
 	}
 }
 
@@ -141,9 +141,9 @@ func (e *extraOptions) declare(fs *pflag.FlagSet) {
 	fs.StringVar(&e.statsdPrefix, "statsd-prefix", "", "accepted; the statsd metric `PREFIX`")
 	fs.StringVar(&e.dogstatsdTags, "dogstatsd-tags", "", "accepted; DogStatsD `TAGS` for statsd metrics")
 	fs.BoolVar(&e.backlogMetric, "enable-backlog-metric", false, "accepted; the statsd backlog metric")
-	fs.StringVar(&e.controlSocket, "control-socket", "", "accepted; a control socket at `PATH` is not served yet")
-	fs.Var(&e.controlMode, "control-socket-mode", "accepted; the control socket's file `MODE` (default 0600)")
-	fs.BoolVar(&e.noControlSocket, "no-control-socket", false, "serve no control socket (none is served yet)")
+	fs.StringVar(&e.controlPath, "control-socket", "", "take the commands of gowsgi ctl on the unix socket `PATH` (default $XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl)")
+	fs.Var(&e.controlMode, "control-socket-mode", "the control socket file's `MODE` (default 0600); other users are refused whatever it allows")
+	fs.BoolVar(&e.noControlSocket, "no-control-socket", false, "serve no control socket")
 	for name := range refusedSettings {
 		if name == "dirty-app" {
 			fs.StringArray(name, nil, "refused")
@@ -227,9 +227,6 @@ var noEffectReasons = map[string]string{
 	"statsd-prefix":         "gowsgi does not send statsd metrics yet",
 	"dogstatsd-tags":        "gowsgi does not send statsd metrics yet",
 	"enable-backlog-metric": "gowsgi does not send statsd metrics yet",
-	"control-socket":        "gowsgi serves no control socket yet",
-	"control-socket-mode":   "gowsgi serves no control socket yet",
-	"no-control-socket":     "gowsgi serves no control socket yet",
 	"ssl-version":           "TLS 1.2 and 1.3 are offered, as in gunicorn since 21.0",
 	"do-handshake-on-connect": "the TLS handshake happens when the connection is accepted, " +
 		"before the request is read",

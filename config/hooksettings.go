@@ -45,6 +45,7 @@ func HookSettings(cfg *Config) map[string]any {
 		"user":                     orNone(cfg.User),
 		"group":                    orNone(cfg.Group),
 		"umask":                    cfg.Umask,
+		"control_socket_mode":      int(cfg.ControlSocket.Mode),
 		"reuse_port":               cfg.ReusePort,
 		"sendfile":                 cfg.Sendfile,
 		"preload_app":              cfg.Preload,

@@ -221,7 +221,7 @@ func Resolve(args []string, getenv func(string) string) (*Config, Settings, erro
 	firstFlags := first.flagSet()
 	var envSources []envArgs
 	for _, name := range []string{GunicornCmdArgsEnv, CmdArgsEnv} {
-		words, err := splitCommandLine(getenv(name))
+		words, err := SplitCommandLine(getenv(name))
 		if err == nil {
 			words, err = expandPrefixes(firstFlags, words)
 		}
@@ -385,6 +385,7 @@ func resolve(o *options, fs *pflag.FlagSet, file *configFile, cliApp, envApp []s
 	if err := o.extra.resolve(cfg, fs); err != nil {
 		return nil, err
 	}
+	cfg.ControlSocket = o.extra.controlSocket(cfg.Chdir, getenv)
 	cfg.Notices = append(cfg.Notices, file.notices...)
 	return cfg, nil
 }
@@ -394,7 +395,8 @@ func Usage() string {
 	var b strings.Builder
 	b.WriteString("usage: gowsgi [OPTIONS] APP_MODULE\n\n")
 	b.WriteString("Serve the WSGI application APP_MODULE: module:variable, module (meaning\n")
-	b.WriteString("module:application), or module:factory(args) to call a factory.\n\noptions:\n")
+	b.WriteString("module:application), or module:factory(args) to call a factory.\n")
+	b.WriteString("gowsgi ctl [-s PATH] [-c COMMAND] [-j] controls a running server: see gowsgi ctl -h.\n\noptions:\n")
 	type row struct{ names, help string }
 	var rows []row
 	width := 0

@@ -76,6 +76,7 @@ func withExtraDefaults(c *Config) {
 	c.Proxy.UwsgiAllowIPs = defaultAllowFlag().list
 	c.HTTP2 = HTTP2Limits{MaxConcurrentStreams: 100, InitialWindowSize: 65535, MaxFrameSize: 16384, MaxHeaderListSize: 65536}
 	c.Syslog = Syslog{Addr: "udp://localhost:514", Facility: "user"}
+	c.ControlSocket = ControlSocket{Path: DefaultControlSocket(envOf(nil)), Mode: 0o600}
 }
 
 func TestLogFileIsTheSameAsErrorLogfile(t *testing.T) {

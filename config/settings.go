@@ -57,6 +57,7 @@ var resolvedValues = map[string]func(c *Config) any{
 	"limit-request-field_size": func(c *Config) any { return c.LimitRequestFieldSize },
 	"error-logfile":            func(c *Config) any { return c.ErrorLog },
 	"pid":                      func(c *Config) any { return c.Pidfile },
+	"control-socket":           func(c *Config) any { return c.ControlSocket.Path },
 	"reload-extra-file":        func(c *Config) any { return c.ReloadExtraFiles },
 	"forwarded-allow-ips":      func(c *Config) any { return c.Proxy.ForwardedAllowIPs.String() },
 	"proxy-allow-from":         func(c *Config) any { return c.Proxy.ProxyAllowIPs.String() },

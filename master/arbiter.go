@@ -127,6 +127,8 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 	}
 	a.balance = table
 	errorlog.Info("Using worker: %s", cfg.WorkerClass)
+	a.startControl()
+	defer func() { a.control.close() }()
 	// Listening, the master is ready, as gunicorn's is before it starts its workers.
 	notifySystemd("READY=1\nSTATUS=gowsgi arbiter booted")
 	a.callPython("when_ready", nil, nil)
@@ -134,7 +136,8 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 }
 
 // arbiter owns the worker processes. Everything it does happens on the goroutine of run, fed by
-// three queues: signals for the master, exits of workers, and workers' heartbeat reports.
+// queues: signals for the master, exits of workers, workers' heartbeat reports, and commands
+// from the control socket.
 type arbiter struct {
 	// cfg is the settings in force, which workers start with; source gives them again on HUP,
 	// and env keeps -e's variables in the master's environment.
@@ -176,6 +179,14 @@ type arbiter struct {
 	// preload.go). zygoteReady carries the reports of fork servers that have loaded it.
 	zygote, fallbackZygote *zygote
 	zygoteReady            chan zygoteReady
+	// control serves the control socket, nil when it does not; controlPending is set while a
+	// master started by a binary upgrade waits for the old master's socket (startControl).
+	// controlRequests carries its commands to run.
+	control         *controlServer
+	controlPending  bool
+	controlRequests chan controlRequest
+	// stats are the counts that show stats reports.
+	stats masterStats
 }
 
 func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
@@ -191,6 +202,8 @@ func newArbiter(cfg *config.Config, newCommand func() *exec.Cmd) *arbiter {
 		exits:           make(chan workerExit, 16),
 		reports:         make(chan workerReport, 64),
 		zygoteReady:     make(chan zygoteReady, 2),
+		controlRequests: make(chan controlRequest),
+		stats:           masterStats{started: time.Now()},
 		hooks:           cfg.ShellHooks,
 		binds:           cfg.Binds,
 	}
@@ -231,6 +244,10 @@ func (a *arbiter) run() int {
 			a.handleReport(report)
 		case ready := <-a.zygoteReady:
 			a.zygoteLoaded(ready)
+		case req := <-a.controlRequests:
+			if code, done := a.handleControl(req); done {
+				return code
+			}
 		case <-health.C:
 			a.checkHealth()
 			a.checkZygote()
@@ -243,6 +260,12 @@ func (a *arbiter) run() int {
 
 func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 	errorlog.Info("Handling signal: %s", shortSignalName(sig))
+	return a.obey(sig)
+}
+
+// obey does what a signal asks of the master, whether the signal came or a control command
+// stands for it.
+func (a *arbiter) obey(sig os.Signal) (exitCode int, done bool) {
 	switch sig {
 	case syscall.SIGTERM:
 		return a.shutDown(true, 0, "")
@@ -281,6 +304,7 @@ func (a *arbiter) handleSignal(sig os.Signal) (exitCode int, done bool) {
 // accepting. Settings that are not valid leave everything as it was.
 func (a *arbiter) reload() {
 	errorlog.Info("Hang up: Master")
+	a.stats.reloads++
 	if a.reconfigure() {
 		a.generation++
 		a.replaceZygote()
@@ -407,6 +431,7 @@ func (a *arbiter) delayRespawnAfterYoungDeath(pid int, lifetime time.Duration) {
 // exitCode for the loop to end with. Graceful means TERM and up to --graceful-timeout for
 // in-flight requests; quick means QUIT and a second.
 func (a *arbiter) shutDown(graceful bool, exitCode int, reason string) (int, bool) {
+	a.control.close()
 	closeAll(a.listeners)
 	a.listeners = nil
 	a.stopZygotes()
@@ -480,6 +505,7 @@ func (a *arbiter) liveWorkers() (live, outdated []*workerProcess) {
 func (a *arbiter) stopGracefully(w *workerProcess) {
 	w.retiring = true
 	w.stopBy = time.Now().Add(a.gracefulTimeout + stopGrace)
+	a.stats.stopped++
 	_ = w.proc.Signal(syscall.SIGTERM)
 }
 

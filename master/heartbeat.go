@@ -151,12 +151,14 @@ func (a *arbiter) checkHealth() {
 // there after abortGrace. Its exit is not logged again when it is reaped.
 func (a *arbiter) abort(w *workerProcess) {
 	w.retiring, w.abortedAt = true, time.Now()
+	a.stats.stopped++
 	_ = w.proc.Signal(syscall.SIGABRT)
 }
 
 // kill ends a worker with SIGKILL; its exit is not logged again when it is reaped.
 func (a *arbiter) kill(w *workerProcess) {
 	w.retiring, w.killed = true, true
+	a.stats.stopped++
 	_ = w.proc.Signal(syscall.SIGKILL)
 }
 

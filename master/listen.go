@@ -220,10 +220,13 @@ func removeStaleSocket(path string) error {
 	conn, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
 		conn.Close()
-		return errors.New("address already in use: another server is listening on it")
+		return errSocketInUse
 	}
 	return os.Remove(path)
 }
+
+// errSocketInUse is a socket file that a running server answers on.
+var errSocketInUse = errors.New("address already in use: another server is listening on it")
 
 // listenerFile sets the backlog (net always uses the kernel's maximum) and returns the socket
 // as a file for the workers to inherit.

@@ -114,6 +114,7 @@ func (a *arbiter) spawnWorker() error {
 	a.workers[pid] = &workerProcess{id: a.lastID, proc: proc, started: now, generation: a.generation,
 		heardAt: now, activity: "booting", balanceSlot: slot}
 	errorlog.Info("Booting worker with pid: %d", pid)
+	a.stats.spawned++
 	a.shareWorkers()
 	go a.readHeartbeat(pid, heartbeat)
 	go func() { a.exits <- workerExit{pid: pid, state: wait()} }()

@@ -128,4 +128,7 @@ func (a *arbiter) checkPromotion() {
 	a.upgrade.oldMasterPid = 0
 	errorlog.Info("Master has been promoted.")
 	a.host.promotePidfile()
+	if a.controlPending {
+		a.startControl()
+	}
 }

@@ -4,11 +4,13 @@ The suite talks to bin/gowsgi only from outside: it starts the binary on a free 
 the port accepts, and reads the error log the server writes to stderr.
 """
 
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,10 +41,17 @@ def require_binary(binary=None):
         raise AssertionError(f"{binary} is missing or not executable: run `make build` in {REPO_ROOT} first")
 
 
+# Each gowsgi gets a directory of its own as XDG_RUNTIME_DIR, where its control socket goes by
+# default: servers running at once do not compete for one socket, and none goes in ~/.gunicorn.
+RUNTIME_DIRS = tempfile.mkdtemp(prefix="gowsgi-tests-")
+atexit.register(shutil.rmtree, RUNTIME_DIRS, True)
+
+
 def server_env(overrides=None):
     """The environment for a gowsgi process: ours without ENV_DROPPED, plus overrides (None deletes)."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_DROPPED}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(dir=RUNTIME_DIRS)
     for key, value in (overrides or {}).items():
         if value is None:
             env.pop(key, None)

@@ -42,6 +42,10 @@ func main() {
 	if readingConfig {
 		os.Exit(worker.ReadPythonConfig(os.Getenv(config.ReadPythonEnv)))
 	}
+	// Workers and helper processes are started with the master's arguments, never with ctl's.
+	if len(os.Args) > 1 && os.Args[1] == ctlCommand && !isWorker && !isZygote && !runningHooks {
+		os.Exit(runCtl(os.Args[2:]))
+	}
 	os.Exit(run())
 }
 
