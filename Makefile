@@ -7,10 +7,11 @@ export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 1
 
 # Debian packages: what compiling needs (cgo against pkg-config's python3-embed), what running
-# and testing the examples needs, and what only the benchmark needs.
+# and testing the examples needs (prometheus: the metrics test scrapes gowsgi with it and checks
+# a scrape with its promtool), and what only the benchmark needs.
 BUILD_PACKAGES := pkg-config gcc python3-dev
 RUN_PACKAGES := python3-flask python3-django python3-gevent python3-pastedeploy python3-pytest \
-	python3-requests python3-venv curl strace nginx openssl
+	python3-requests python3-venv curl strace nginx openssl prometheus
 BENCH_PACKAGES := wrk gunicorn uwsgi uwsgi-plugin-python3
 
 # The interpreter gowsgi embeds: the one pkg-config's python3-embed describes, so that the tests

@@ -13,6 +13,10 @@
 // Python. A worker whose Python has no thread free lets a worker with less work take the next
 // connection, held workers included, so that a burst of slow requests is shared by the Pythons
 // that will serve it (see AheadInWork).
+//
+// Past the balance words, each slot has an area of its own (Area), where its worker keeps the
+// counters that package metrics defines: the master reads them from the same mapping, so
+// recording a request costs the worker no system call.
 package balance
 
 import (
@@ -40,7 +44,11 @@ const (
 	workStride = 64 / 4
 	workBase   = Slots + 1
 	tableWords = workBase + (Slots+1)*workStride
-	tableBytes = tableWords * 4
+	// AreaBytes is the room of each slot's area; areas start on a page boundary after the
+	// words, so that a worker that never writes its area costs no memory for it.
+	AreaBytes  = 64 << 10
+	areasBase  = (tableWords*4 + 4095) &^ 4095
+	tableBytes = areasBase + (Slots+1)*AreaBytes
 	free       = 0
 	reserved   = -1
 	uncounted  = 0
@@ -50,6 +58,7 @@ const (
 type Table struct {
 	file  *os.File
 	words []int32
+	mem   []byte
 }
 
 // Create makes a new table, for the master.
@@ -87,7 +96,24 @@ func mapTable(f *os.File) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap: %w", err)
 	}
-	return &Table{file: f, words: unsafe.Slice((*int32)(unsafe.Pointer(&mem[0])), tableWords)}, nil
+	return &Table{file: f, words: unsafe.Slice((*int32)(unsafe.Pointer(&mem[0])), tableWords), mem: mem}, nil
+}
+
+// Area is slot n's area, nil for no slot; its worker writes it, the master reads it, and it
+// outlives the worker until the master has read it for the last time.
+func (t *Table) Area(n int) []byte {
+	if t == nil || n < 1 || n > Slots {
+		return nil
+	}
+	return t.mem[areasBase+n*AreaBytes : areasBase+(n+1)*AreaBytes : areasBase+(n+1)*AreaBytes]
+}
+
+// Claimed is one past the highest slot ever claimed: areas from there on were never written.
+func (t *Table) Claimed() int {
+	if t == nil {
+		return 0
+	}
+	return min(int(atomic.LoadInt32(&t.words[0])), Slots+1)
 }
 
 // File is the descriptor to hand to workers; nil in a worker.
@@ -169,6 +195,14 @@ func (t *Table) Slot(n int) *Slot {
 	return &Slot{t: t, n: n}
 }
 
+// Area is the worker's area of the table.
+func (s *Slot) Area() []byte {
+	if s == nil {
+		return nil
+	}
+	return s.t.Area(s.n)
+}
+
 // Publish records how many connections the worker holds; the first call puts an accepting
 // worker into the comparison.
 func (s *Slot) Publish(conns int) {
@@ -219,7 +253,7 @@ func (s *Slot) AheadInWork() bool {
 	if mine == uncounted {
 		return false
 	}
-	high := min(int(atomic.LoadInt32(&s.t.words[0])), Slots+1)
+	high := s.t.Claimed()
 	for n := 1; n < high; n++ {
 		if n == s.n {
 			continue
@@ -256,7 +290,7 @@ func (s *Slot) Ahead(margin int) bool {
 	if mine <= free {
 		return false
 	}
-	high := min(int(atomic.LoadInt32(&s.t.words[0])), Slots+1)
+	high := s.t.Claimed()
 	for n := 1; n < high; n++ {
 		if n == s.n {
 			continue

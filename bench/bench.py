@@ -34,12 +34,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GOWSGI = REPO / "bin" / "gowsgi"
 UWSGI_PYTHON_PLUGIN = Path("/usr/lib/uwsgi/plugins/python3_plugin.so")
-SERVERS = ("gowsgi", "gowsgi-accesslog", "gowsgi-preload", "gunicorn-sync", "gunicorn-gthread", "uwsgi",
+SERVERS = ("gowsgi", "gowsgi-accesslog", "gowsgi-metrics", "gowsgi-preload", "gunicorn-sync", "gunicorn-gthread", "uwsgi",
            "gowsgi-gevent", "gunicorn-gevent")
 GEVENT_SERVERS = ("gowsgi-gevent", "gunicorn-gevent")
 # The servers whose transfer rates and start-up times are measured: gowsgi and those its targets
 # name.
 EXTRA_SERVERS = ("gowsgi", "gowsgi-preload", "gunicorn-sync", "uwsgi")
+# gowsgi with something switched on, measured against gowsgi without it: what it costs.
+COST_SERVERS = {"gowsgi-accesslog": "access log", "gowsgi-metrics": "statsd + Prometheus"}
 GTHREAD_THREADS = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -108,6 +110,10 @@ def server_command(server, app, port, workers, log_directory):
         # gowsgi with its access log on, in the default format, to a file: what logging costs.
         access_log = Path(log_directory) / f"access-{app.module}.log"
         return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers), "--access-logfile", str(access_log)]
+    if server == "gowsgi-metrics":
+        # gowsgi sending statsd to a listener that drains it, and serving Prometheus' /metrics.
+        return [str(GOWSGI), app.spec, "-b", bind, "-w", str(workers), "--statsd-host", statsd_drain(),
+                "--metrics-bind", f"127.0.0.1:{free_port()}"]
     if server == "gunicorn-sync":
         return gunicorn
     if server == "gunicorn-gthread":
@@ -127,7 +133,7 @@ def missing_servers():
     """Maps each server that cannot run here to the reason, saying what to install."""
     missing = {}
     if not os.access(GOWSGI, os.X_OK):
-        for server in ("gowsgi", "gowsgi-accesslog", "gowsgi-preload"):
+        for server in ("gowsgi", *COST_SERVERS, "gowsgi-preload"):
             missing[server] = f"{GOWSGI.relative_to(REPO)} not found: run make build"
     if importlib.util.find_spec("gunicorn") is None:
         reason = f"gunicorn is not installed for {sys.executable}: apt-get install gunicorn"
@@ -138,6 +144,27 @@ def missing_servers():
     if shutil.which("uwsgi") is None or not UWSGI_PYTHON_PLUGIN.exists():
         missing["uwsgi"] = "uWSGI or its Python 3 plugin is missing: apt-get install uwsgi uwsgi-plugin-python3"
     return missing
+
+
+_statsd_drain = None
+
+
+def statsd_drain():
+    """The address of a UDP socket that reads and drops every datagram, as a statsd server takes
+    them, started on first use."""
+    global _statsd_drain
+    if _statsd_drain is None:
+        _statsd_drain = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _statsd_drain.bind(("127.0.0.1", 0))
+        _statsd_drain.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+        def drain():
+            while True:
+                _statsd_drain.recv(65536)
+
+        threading.Thread(target=drain, daemon=True).start()
+    host, port = _statsd_drain.getsockname()
+    return f"{host}:{port}"
 
 
 def free_port():
@@ -449,10 +476,11 @@ def print_ratios(results):
     lines = []
     for app in APPS:
         gowsgi = measured.get(("gowsgi", app))
-        logged = measured.get(("gowsgi-accesslog", app))
-        if gowsgi is not None and logged is not None and gowsgi.rps and gowsgi.cpu_us_per_request:
-            lines.append(f"  {app:<6} gowsgi access log on / off rps {logged.rps / gowsgi.rps:5.2f}x"
-                         f"   CPU/req {logged.cpu_us_per_request / gowsgi.cpu_us_per_request:5.2f}x")
+        for server, what in COST_SERVERS.items():
+            on = measured.get((server, app))
+            if gowsgi is not None and on is not None and gowsgi.rps and gowsgi.cpu_us_per_request:
+                lines.append(f"  {app:<6} gowsgi {what} on / off rps {on.rps / gowsgi.rps:5.2f}x"
+                             f"   CPU/req {on.cpu_us_per_request / gowsgi.cpu_us_per_request:5.2f}x")
         for other in (s for s in SERVERS if not s.startswith("gowsgi") and s not in GEVENT_SERVERS):
             baseline = measured.get((other, app))
             if gowsgi is None or baseline is None or not baseline.rps:
@@ -540,6 +568,10 @@ def print_targets(results, transfers, startup, burst, workers):
         check("hello CPU per request <= 20 us", f"{hello.cpu_us_per_request:.1f} us",
               hello.cpu_us_per_request <= 20)
     compare("hello", "uwsgi", "hello rps >= 1.3x uWSGI's", "rps", 1.3, True)
+    observed = measured.get(("gowsgi-metrics", "hello"))
+    if hello is not None and observed is not None and hello.rps:
+        ratio = observed.rps / hello.rps
+        check("hello rps with statsd and Prometheus on >= 0.97x off", f"{ratio:.2f}x", ratio >= 0.97)
     compare("hello", "gunicorn-sync", "hello rps >= 2.5x gunicorn sync's", "rps", 2.5, True)
     compare("flask", "uwsgi", "Flask rps >= 1.1x uWSGI's", "rps", 1.1, True)
     compare("flask", "uwsgi", "Flask CPU per request <= 0.9x uWSGI's", "cpu_us_per_request", 0.9, False)
@@ -570,7 +602,7 @@ def print_targets(results, transfers, startup, burst, workers):
         check(f"a burst of {BURST_REQUESTS} requests of {BURST_SECONDS} s <= 1.1x the ideal {ideal:.1f} s",
               f"{burst['gowsgi']:.2f} s", burst["gowsgi"] <= 1.1 * ideal)
     if checks:
-        print("\ntargets (shared issues 6, 12 and 13), from this run:")
+        print("\ntargets (shared issues 6, 12, 13 and 15), from this run:")
         print(*checks, sep="\n")
 
 

@@ -119,6 +119,8 @@ type Config struct {
 	EnableStdioInheritance bool
 	// ControlSocket is where the master takes `gowsgi ctl` commands.
 	ControlSocket ControlSocket
+	// Metrics is where the master reports the workers' counts: Prometheus and statsd.
+	Metrics Metrics
 	// Python is the Python config file read ("" for none): its hook functions.
 	Python PythonHooks
 	// Notices are info lines the master logs at start-up: settings given that change nothing

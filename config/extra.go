@@ -73,15 +73,12 @@ type extraOptions struct {
 	controlPath      string
 	controlMode      modeFlag
 	noControlSocket  bool
+	metrics          metricsOptions
 	// Settings that gowsgi accepts but that change nothing (see noEffect).
 	workerTmpDir    string
 	tmpUploadDir    string
 	loggerClass     string
 	defaultProcName string
-	statsdHost      string
-	statsdPrefix    string
-	dogstatsdTags   string
-	backlogMetric   bool
 }
 
 func newExtraOptions() extraOptions {
@@ -137,10 +134,7 @@ func (e *extraOptions) declare(fs *pflag.FlagSet) {
 	fs.StringVar(&e.tmpUploadDir, "tmp-upload-dir", "", "accepted with no effect (config files)")
 	fs.StringVar(&e.loggerClass, "logger-class", e.loggerClass, "accepted with no effect: the server's logs are written by gowsgi, not by a Python `CLASS`")
 	fs.StringVar(&e.defaultProcName, "default-proc-name", e.defaultProcName, "accepted with no effect (config files)")
-	fs.StringVar(&e.statsdHost, "statsd-host", "", "accepted; statsd metrics to `HOST:PORT` are not sent yet")
-	fs.StringVar(&e.statsdPrefix, "statsd-prefix", "", "accepted; the statsd metric `PREFIX`")
-	fs.StringVar(&e.dogstatsdTags, "dogstatsd-tags", "", "accepted; DogStatsD `TAGS` for statsd metrics")
-	fs.BoolVar(&e.backlogMetric, "enable-backlog-metric", false, "accepted; the statsd backlog metric")
+	e.metrics.declare(fs)
 	fs.StringVar(&e.controlPath, "control-socket", "", "take the commands of gowsgi ctl on the unix socket `PATH` (default $XDG_RUNTIME_DIR/gunicorn.ctl, else ~/.gunicorn/gunicorn.ctl)")
 	fs.Var(&e.controlMode, "control-socket-mode", "the control socket file's `MODE` (default 0600); other users are refused whatever it allows")
 	fs.BoolVar(&e.noControlSocket, "no-control-socket", false, "serve no control socket")
@@ -212,6 +206,11 @@ func (e *extraOptions) resolve(cfg *Config, fs *pflag.FlagSet) error {
 	cfg.Syslog = e.syslog
 	cfg.Syslog.Facility = strings.ToLower(e.syslog.Facility)
 	cfg.EnableStdioInheritance = e.stdioInheritance
+	metrics, err := e.metrics.resolve(cfg.Chdir)
+	if err != nil {
+		return err
+	}
+	cfg.Metrics = metrics
 	cfg.Notices = noEffect(fs)
 	return nil
 }
@@ -219,15 +218,11 @@ func (e *extraOptions) resolve(cfg *Config, fs *pflag.FlagSet) error {
 // noEffectReasons say why each of these settings, when given, changes nothing in gowsgi; the
 // master logs one info line for each that was given.
 var noEffectReasons = map[string]string{
-	"worker-tmp-dir":        "workers report to the master through shared memory, not heartbeat files",
-	"tmp-upload-dir":        "request bodies are read from the connection as the app reads them, never kept in temporary files",
-	"logger-class":          "the server's error and access logs are written by gowsgi, not by a Python logger class",
-	"default-proc-name":     "process titles come from --name or the app's name",
-	"statsd-host":           "gowsgi does not send statsd metrics yet",
-	"statsd-prefix":         "gowsgi does not send statsd metrics yet",
-	"dogstatsd-tags":        "gowsgi does not send statsd metrics yet",
-	"enable-backlog-metric": "gowsgi does not send statsd metrics yet",
-	"ssl-version":           "TLS 1.2 and 1.3 are offered, as in gunicorn since 21.0",
+	"worker-tmp-dir":    "workers report to the master through shared memory, not heartbeat files",
+	"tmp-upload-dir":    "request bodies are read from the connection as the app reads them, never kept in temporary files",
+	"logger-class":      "the server's error and access logs are written by gowsgi, not by a Python logger class",
+	"default-proc-name": "process titles come from --name or the app's name",
+	"ssl-version":       "TLS 1.2 and 1.3 are offered, as in gunicorn since 21.0",
 	"do-handshake-on-connect": "the TLS handshake happens when the connection is accepted, " +
 		"before the request is read",
 	"suppress-ragged-eofs": "a TLS connection closed without close_notify ends the request like any closed connection",

@@ -183,10 +183,10 @@ func TestCmdArgsFromBothVariables(t *testing.T) {
 }
 
 func TestSettingsWithoutEffectAreNoted(t *testing.T) {
-	cfg := mustParse(t, nil, "--worker-tmp-dir", "/dev/shm", "--statsd-host", "localhost:8125", "a:b")
+	cfg := mustParse(t, nil, "--worker-tmp-dir", "/dev/shm", "--logger-class", "x.Logger", "--statsd-host", "localhost:8125", "a:b")
 	want := []string{
 		"worker_tmp_dir has no effect in gowsgi: workers report to the master through shared memory, not heartbeat files",
-		"statsd_host has no effect in gowsgi: gowsgi does not send statsd metrics yet",
+		"logger_class has no effect in gowsgi: the server's error and access logs are written by gowsgi, not by a Python logger class",
 	}
 	if !reflect.DeepEqual(cfg.Notices, want) {
 		t.Errorf("notices %q, want %q", cfg.Notices, want)

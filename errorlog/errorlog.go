@@ -106,6 +106,7 @@ func Info(format string, args ...any) {
 
 // Warning logs what went wrong without losing work.
 func Warning(format string, args ...any) {
+	countLine(WarningLine)
 	if enabled(LevelWarning) {
 		write(LevelWarning, format, args)
 	}
@@ -114,6 +115,7 @@ func Warning(format string, args ...any) {
 // Error logs failures. A multi-line message (a traceback) keeps its lines as they are after the
 // first, as gunicorn prints them.
 func Error(format string, args ...any) {
+	countLine(ErrorLine)
 	if enabled(LevelError) {
 		write(LevelError, format, args)
 	}

@@ -56,6 +56,7 @@ func Debug(format string, args ...any) {
 
 // Critical logs failures that stop the server.
 func Critical(format string, args ...any) {
+	countLine(CriticalLine)
 	if enabled(LevelCritical) {
 		write(LevelCritical, format, args)
 	}

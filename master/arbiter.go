@@ -17,6 +17,7 @@ import (
 	"gowsgi/balance"
 	"gowsgi/config"
 	"gowsgi/errorlog"
+	"gowsgi/metrics"
 	"gowsgi/proctitle"
 )
 
@@ -126,6 +127,10 @@ func runMaster(cfg *config.Config, version string, newCommand func() *exec.Cmd, 
 		errorlog.Warning("Workers will accept connections without balancing them: %v", err)
 	}
 	a.balance = table
+	if !a.startMetrics() {
+		return exitFailure
+	}
+	defer a.stopMetrics()
 	errorlog.Info("Using worker: %s", cfg.WorkerClass)
 	a.startControl()
 	defer func() { a.control.close() }()
@@ -174,6 +179,10 @@ type arbiter struct {
 	// balance is the table in which workers publish their connection counts (package
 	// balance); nil when it could not be made, and workers then accept without it.
 	balance *balance.Table
+	// board adds up the counts workers keep in their areas of the balance table, for
+	// reporters; nil when no metrics are asked for.
+	board     *metrics.Board
+	reporters reporters
 	// zygote is the fork server that workers start from with --preload, nil when there is none
 	// yet; fallbackZygote, the one from before a HUP, until zygote has loaded the app (see
 	// preload.go). zygoteReady carries the reports of fork servers that have loaded it.
@@ -231,6 +240,7 @@ func (a *arbiter) run() int {
 		if code, done := a.maintain(); done {
 			return code
 		}
+		a.observe(false)
 		select {
 		case sig := <-a.signals:
 			if code, done := a.handleSignal(sig); done {
@@ -252,6 +262,7 @@ func (a *arbiter) run() int {
 			a.checkHealth()
 			a.checkZygote()
 			a.checkPromotion()
+			a.observe(true)
 		case <-a.wakeChannel():
 			a.wake = nil
 		}
@@ -379,6 +390,7 @@ func (a *arbiter) reap(exit workerExit) (exitCode int, done bool) {
 		return 0, false
 	}
 	status := exit.state.Sys().(syscall.WaitStatus)
+	a.board.CountRestart(exitRestart(status.ExitStatus()))
 	switch code := status.ExitStatus(); {
 	case status.Signaled():
 		logSignalled(exit.pid, status.Signal())

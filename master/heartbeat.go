@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
+	"gowsgi/metrics"
 )
 
 // abortGrace is how long a worker sent SIGABRT for a timeout has to run its worker_abort and
@@ -108,6 +109,7 @@ func (a *arbiter) handleReport(r workerReport) {
 	case reportRetire:
 		if !w.retiring && !w.replaceAsked {
 			w.replaceAsked = true
+			a.board.CountRestart(retireRestart(r.reason))
 			a.logWorker(w, "asks to be replaced: %s", r.reason)
 		}
 	}
@@ -151,6 +153,7 @@ func (a *arbiter) checkHealth() {
 // there after abortGrace. Its exit is not logged again when it is reaped.
 func (a *arbiter) abort(w *workerProcess) {
 	w.retiring, w.abortedAt = true, time.Now()
+	a.board.CountRestart(metrics.RestartTimeout)
 	a.stats.stopped++
 	_ = w.proc.Signal(syscall.SIGABRT)
 }

@@ -109,6 +109,7 @@ func (a *arbiter) preExec() { a.callPython("pre_exec", nil, nil) }
 // childExit runs child_exit for a worker that ended: its pid, its age (spawn number), and its
 // exit code or the signal that killed it.
 func (a *arbiter) childExit(w *workerProcess, pid int, state *os.ProcessState) {
+	a.board.Fold(w.balanceSlot)
 	a.balance.Release(w.balanceSlot)
 	code, sig := "", ""
 	status := state.Sys().(syscall.WaitStatus)

@@ -218,6 +218,9 @@ func (a *arbiter) commit(r *reconfiguration) {
 	if previous.ControlSocket != next.ControlSocket {
 		errorlog.Warning("Reload: the control socket settings take effect when gowsgi starts")
 	}
+	if previous.Metrics != next.Metrics {
+		errorlog.Warning("Reload: the metrics and statsd settings take effect when gowsgi starts")
+	}
 	a.cfg, a.source.settings = next, r.settings
 	a.reloadHooks(next)
 	// As with gunicorn, the number of workers is the setting's again, whatever TTIN and TTOU did.

@@ -91,6 +91,7 @@ func (a *arbiter) spawnWorker() error {
 	// exits.
 	defer heartbeatEnd.Close()
 	slot := a.balance.Claim()
+	a.board.Prepare(slot)
 	var proc *os.Process
 	var wait func() *os.ProcessState
 	if a.cfg.Preload {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gowsgi/errorlog"
+	"gowsgi/metrics"
 )
 
 const (
@@ -26,10 +27,11 @@ const (
 type acceptors struct {
 	listeners []net.Listener
 	running   sync.WaitGroup
+	counts    *metrics.Recorder
 }
 
-func newAcceptors(listeners []net.Listener) *acceptors {
-	return &acceptors{listeners: listeners}
+func newAcceptors(listeners []net.Listener, counts *metrics.Recorder) *acceptors {
+	return &acceptors{listeners: listeners, counts: counts}
 }
 
 func (a *acceptors) start(srv *httpServer, gate *admission) {
@@ -37,7 +39,7 @@ func (a *acceptors) start(srv *httpServer, gate *admission) {
 		a.running.Add(1)
 		go func() {
 			defer a.running.Done()
-			acceptLoop(l, srv, gate)
+			acceptLoop(l, srv, gate, a.counts)
 		}()
 	}
 }
@@ -68,7 +70,7 @@ func (a *acceptors) wait(deadline time.Time) {
 	}
 }
 
-func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
+func acceptLoop(l net.Listener, srv *httpServer, gate *admission, counts *metrics.Recorder) {
 	deadline, _ := l.(interface{ SetDeadline(time.Time) error })
 	var outage acceptOutage
 	for {
@@ -98,6 +100,7 @@ func acceptLoop(l net.Listener, srv *httpServer, gate *admission) {
 		}
 		outage.check(l.Addr(), time.Now())
 		srv.accepted()
+		counts.Accepted()
 		go srv.serveAccepted(c)
 		waitWhileAhead(srv.load)
 	}

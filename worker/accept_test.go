@@ -49,7 +49,7 @@ func TestGracefulStopServesTheConnectionAcceptedAsTheListenerClosed(t *testing.T
 	l := &lateListener{closed: make(chan struct{}), inHand: server, closing: 50 * time.Millisecond}
 	srv := newHTTPServer(testLimits, "http", wiretest.Echo)
 	gate := &admission{limit: 1, progressing: func(time.Duration) bool { return true }}
-	accepting := newAcceptors([]net.Listener{l})
+	accepting := newAcceptors([]net.Listener{l}, nil)
 	accepting.start(srv, gate)
 
 	accepting.close()

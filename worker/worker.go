@@ -18,6 +18,7 @@ import (
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/httpwire"
+	"gowsgi/metrics"
 	"gowsgi/proctitle"
 	"gowsgi/wsgi"
 )
@@ -61,10 +62,15 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	if err != nil {
 		errorlog.Warning("Worker accepts connections without balancing them: %v", err)
 	}
+	counts := metrics.NewRecorder(load)
+	if counts != nil {
+		errorlog.CountLines(counts.CountLine)
+	}
 	handler, code := loadApp(cfg)
 	if handler == nil {
 		return code
 	}
+	handler.SetMetrics(counts)
 	reloading := watchForReload(cfg)
 	class := newWorkerClass(cfg.WorkerClass, cfg.Threads, cfg.WorkerConnections, handler)
 	retire := newRetirement(hb, cfg.MaxRequests, cfg.MaxRequestsJitter)
@@ -76,7 +82,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
-	accepting := newAcceptors(listeners)
+	accepting := newAcceptors(listeners, counts)
 	if cfg.Preload {
 		// The fork server has the replacement serving within milliseconds: stopping now keeps
 		// the worker to its --max-requests, where serving on until then would not.

@@ -15,6 +15,7 @@ import (
 
 	"gowsgi/errorlog"
 	"gowsgi/httpwire"
+	"gowsgi/metrics"
 	"gowsgi/pyembed"
 )
 
@@ -27,6 +28,7 @@ type Handler struct {
 	proxy      proxyPolicy
 	inFlight   inFlight
 	access     *accessHook // nil without an access log
+	metrics    *metrics.Recorder
 	// workerHooks is the hooks module (nil for none); hooks is set when it has request hooks.
 	workerHooks *pyembed.Hooks
 	hooks       *requestHooks
@@ -71,6 +73,7 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 func (h *Handler) Serve(req *httpwire.Request, w httpwire.ResponseWriter) {
 	ex := exchangePool.Get().(*exchange)
 	ex.req, ex.w, ex.length, ex.written, ex.failed, ex.bodyErr = req, w, -1, 0, false, nil
+	h.countBegin(ex)
 	refused := h.buildEnviron(ex)
 	if h.access != nil {
 		h.access.begin(ex)
@@ -116,13 +119,14 @@ func (h *Handler) Serve(req *httpwire.Request, w httpwire.ResponseWriter) {
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
 	}
+	h.countEnd(ex, time.Since(ex.start))
 	if h.access != nil {
 		h.access.end(h, ex, call)
 	}
 	// Out of Watch's reach first: a timeout that came too late is then withdrawn by Finish,
 	// instead of landing in whatever runs next on this thread.
 	if msg := h.finish(call, ex, h.inFlight.remove(ex)); msg != "" {
-		errorlog.Error("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
+		errorlog.Exception("Error closing the response of %s %s\n%s", req.Method, req.Path, msg)
 	}
 	ex.req, ex.w = nil, nil
 	exchangePool.Put(ex)
@@ -250,8 +254,9 @@ func (ex *exchange) sendFile(fd int) {
 func (h *Handler) refuse(ex *exchange, answer *errorAnswer) {
 	ex.w.WriteHeader(answer.status, answer.code, answer.header)
 	ex.w.Write(answer.body)
+	ex.access.answer = answer
+	h.countEnd(ex, 0)
 	if h.access != nil {
-		ex.access.answer = answer
 		ex.start = time.Now()
 		h.access.end(h, ex, nil)
 	}
@@ -278,7 +283,7 @@ func (h *Handler) fail(ex *exchange, reason string) {
 			ex.req.Method, ex.req.RawURI, ex.bodyErr)
 		answer = &answer400
 	default:
-		errorlog.Error("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
+		errorlog.Exception("Error handling request %s %s\n%s", ex.req.Method, ex.req.RawURI, reason)
 	}
 	if ex.failed || ex.w.HeaderSent() {
 		ex.w.Abort()
