@@ -58,7 +58,7 @@ func TestTheSenderSendsWhatGrewAndEveryDurationInPackets(t *testing.T) {
 	defer conn.Close()
 	b, table := newBoard(t, true)
 	r, _ := startWorker(t, b, table)
-	for i := range 100 {
+	for i := range 300 {
 		r.Begin()
 		r.End([]byte("GET"), 200+i%2*304, time.Duration(i)*time.Millisecond, 0)
 	}
@@ -72,7 +72,7 @@ func TestTheSenderSendsWhatGrewAndEveryDurationInPackets(t *testing.T) {
 	packets := receive(t, conn)
 	var lines []string
 	for _, p := range packets {
-		if len(p) > udpPacket {
+		if len(p) > localPacket {
 			t.Errorf("a datagram of %d bytes", len(p))
 		}
 		lines = append(lines, strings.Split(p, "\n")...)
@@ -80,8 +80,8 @@ func TestTheSenderSendsWhatGrewAndEveryDurationInPackets(t *testing.T) {
 	if len(packets) < 2 {
 		t.Errorf("%d lines in %d datagrams: they should not fit in one", len(lines), len(packets))
 	}
-	for _, want := range []string{"p.gunicorn.requests:100|c|@1.0", "p.gunicorn.request.status.200:50|c|@1.0",
-		"p.gunicorn.request.status.504:50|c|@1.0", "p.gunicorn.log.error:1|c|@1.0", "p.gunicorn.workers:2|g",
+	for _, want := range []string{"p.gunicorn.requests:300|c|@1.0", "p.gunicorn.request.status.200:150|c|@1.0",
+		"p.gunicorn.request.status.504:150|c|@1.0", "p.gunicorn.log.error:1|c|@1.0", "p.gunicorn.workers:2|g",
 		"p.gunicorn.backlog:4|h", "p.gunicorn.request.duration:0|ms", "p.gunicorn.request.duration:99|ms"} {
 		if !slices.Contains(lines, want) {
 			t.Errorf("no line %q in %q", want, lines)
@@ -93,8 +93,8 @@ func TestTheSenderSendsWhatGrewAndEveryDurationInPackets(t *testing.T) {
 			timers++
 		}
 	}
-	if timers != 100 {
-		t.Errorf("%d durations sent, want one for each of the 100 requests", timers)
+	if timers != 300 {
+		t.Errorf("%d durations sent, want one for each of the 300 requests", timers)
 	}
 
 	// The next flush sends only what changed: one request, and no gauge that stayed.
@@ -105,6 +105,22 @@ func TestTheSenderSendsWhatGrewAndEveryDurationInPackets(t *testing.T) {
 	want := []string{"p.gunicorn.requests:1|c|@1.0\np.gunicorn.request.status.200:1|c|@1.0\np.gunicorn.request.duration:1|ms"}
 	if !slices.Equal(got, want) {
 		t.Errorf("second flush %q, want %q", got, want)
+	}
+}
+
+func TestDatagramsFitTheWayToTheServer(t *testing.T) {
+	for _, c := range []struct {
+		server net.Addr
+		want   int
+	}{
+		{&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8125}, localPacket},
+		{&net.UDPAddr{IP: net.IPv6loopback, Port: 8125}, localPacket},
+		{&net.UnixAddr{Name: "/run/statsd.sock", Net: "unixgram"}, localPacket},
+		{&net.UDPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 8125}, udpPacket},
+	} {
+		if got := packetLimit(c.server); got != c.want {
+			t.Errorf("%s: %d, want %d", c.server, got, c.want)
+		}
 	}
 }
 
