@@ -164,6 +164,21 @@ func (r *Recorder) End(method []byte, status int, took time.Duration, bodyBytes 
 	}
 }
 
+// Refused counts a request the engine answered in the app's place because it could not read
+// it: by its status, under the method "other" (the method may not have been read), and not in
+// the latency histogram, as no app ran.
+func (r *Recorder) Refused(status int, bodyBytes int64) {
+	if r == nil {
+		return
+	}
+	c := &r.area.counts
+	atomic.AddUint64(&c.Requests[otherMethod][classIndex(status)], 1)
+	if uint(status) < statusCodes {
+		atomic.AddUint64(&c.Statuses[status], 1)
+	}
+	atomic.AddUint64(&c.BodyBytes, uint64(max(bodyBytes, 0)))
+}
+
 // CountLine counts a line of the worker's error log; it is errorlog.CountLines' callback.
 func (r *Recorder) CountLine(kind errorlog.LineKind) {
 	if r != nil && kind >= 0 && kind < errorlog.LineKinds {

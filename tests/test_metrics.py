@@ -151,6 +151,19 @@ def test_counters_survive_worker_restarts(gowsgi):
     assert value(text, "gowsgi_http_requests_in_flight") == 0, text
 
 
+def test_a_request_the_engine_refuses_is_counted(gowsgi):
+    port = free_port()
+    server = gowsgi(APP, "--metrics-bind", f"127.0.0.1:{port}")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header: 1\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 400 ")
+    assert get(server).status_code == 200
+    assert wait_for(lambda: requests_total(scrape(port)) == 2, 5), scrape(port)
+    text = scrape(port)
+    assert value(text, 'gowsgi_http_requests_total{method="other",status="4xx"}') == 1, text
+    assert value(text, 'gowsgi_http_requests_total{method="GET",status="2xx"}') == 1, text
+
+
 def test_the_metrics_port_serves_nothing_else(gowsgi):
     port = free_port()
     gowsgi(APP, "--metrics-bind", f"127.0.0.1:{port}")

@@ -42,6 +42,7 @@ func startAccessLog(cfg *config.Config, h *wsgi.Handler, srv *httpServer) error 
 // logRefused logs an answer the engine gave in the app's place, for a request it could not
 // read: the request's details are unknown then, and show as "-".
 func (s *httpServer) logRefused(req *httpwire.Request, rerr *httpwire.Refusal) {
+	s.counts.Refused(rerr.Code(), int64(rerr.BodySize()))
 	l := s.access
 	if l == nil {
 		return

@@ -11,6 +11,7 @@ import (
 	"gowsgi/config"
 	"gowsgi/errorlog"
 	"gowsgi/httpwire"
+	"gowsgi/metrics"
 )
 
 // limits are what a worker holds its clients to: the HTTP/1.1 engine's limits, which HTTP/2
@@ -58,6 +59,9 @@ type httpServer struct {
 	uwsgi    *uwsgiPolicy // nil when the sockets speak HTTP
 	// access is the access log, nil when off; the server logs the requests the engine refuses.
 	access *accesslog.Logger
+	// counts are the worker's metrics (nil when there is no table); the server counts the
+	// requests the engine refuses, which the app's handler never sees.
+	counts *metrics.Recorder
 	tls    *tlsLayer // nil for plain HTTP
 	// adopter, when set, may take over connections that have a request ready (see serve).
 	adopter connAdopter

@@ -81,6 +81,7 @@ func Run(cfg *config.Config, listenerFiles []*os.File) int {
 	srv.peers = newPeerPolicy(cfg.Proxy)
 	srv.uwsgi = newUwsgiPolicy(cfg)
 	srv.load = load
+	srv.counts = counts
 	srv.tls = newTLSLayer(&cfg.TLS, srv)
 	accepting := newAcceptors(listeners, counts)
 	if cfg.Preload {
