@@ -8,9 +8,14 @@ import subprocess
 
 import pytest
 
-from support import RUNNING, ServerFactory, require_binary
+from support import PYTHON, RUNNING, ServerFactory, missing_modules, require_binary
 
 LOG_TAIL = 6000
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*modules): the test's app imports these modules, which the "
+                                       "embedded Python may lack; the test skips there")
 
 
 def pytest_sessionstart(session):
@@ -18,6 +23,27 @@ def pytest_sessionstart(session):
         require_binary()
     except AssertionError as missing:
         raise pytest.UsageError(str(missing)) from None
+
+
+def needed_modules(item):
+    """What a test's app imports beyond the standard library: its needs marks, and gevent when
+    its worker_class parameter is the gevent worker class (a conftest fixture's id, or -k's
+    arguments)."""
+    needed = [name for mark in item.iter_markers("needs") for name in mark.args]
+    callspec = getattr(item, "callspec", None)
+    worker_class = callspec.params.get("worker_class") if callspec else None
+    if worker_class == "gevent" or isinstance(worker_class, (list, tuple)) and "gevent" in worker_class:
+        needed.append("gevent")
+    return tuple(needed)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Skips, before its fixtures start a server, a test whose app needs a module that the
+    embedded Python cannot import."""
+    missing = missing_modules(needed_modules(item))
+    if missing:
+        pytest.skip(f"the embedded Python ({PYTHON}) cannot import {', '.join(missing)}")
 
 
 @pytest.hookimpl(hookwrapper=True)

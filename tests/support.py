@@ -5,7 +5,9 @@ the port accepts, and reads the error log the server writes to stderr.
 """
 
 import atexit
+import functools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -16,12 +18,14 @@ from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-# GOWSGI_BINARY runs the suite against another build (an installed one, say), and
-# GOWSGI_TEST_ARGS adds options to every server the fixtures start (--preload, say).
+# GOWSGI_BINARY runs the suite against another build (an installed one, or one that embeds
+# another Python), GOWSGI_TEST_ARGS adds options to every server the fixtures start (--preload,
+# say), and GOWSGI_TEST_LINK says how that build was told to link libpython (static or shared)
+# when it was not left to choose (`make test-python PYTHON_LINK=...`).
 GOWSGI = Path(os.environ.get("GOWSGI_BINARY") or REPO_ROOT / "bin" / "gowsgi")
 TEST_ARGS = os.environ.get("GOWSGI_TEST_ARGS", "").split()
+TEST_LINK = os.environ.get("GOWSGI_TEST_LINK", "")
 APPS = TESTS_DIR / "apps"
-PYTHON = "/usr/bin/python3"
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -32,7 +36,45 @@ RUNNING = []
 # Variables from the developer's shell that would change what the server does: each test states
 # the ones it wants.
 ENV_DROPPED = ("PORT", "WEB_CONCURRENCY", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "GOWSGI_CMD_ARGS",
-               "GUNICORN_CMD_ARGS", "GOWSGI_BINARY", "GOWSGI_TEST_ARGS")
+               "GUNICORN_CMD_ARGS", "GOWSGI_BINARY", "GOWSGI_TEST_ARGS", "GOWSGI_TEST_LINK")
+
+
+def _embedded_python():
+    """The version of the Python that GOWSGI embeds, its python executable and how its libpython
+    is linked, as --version says them: "Python 3.11.2 (/usr/bin/python3.11, linked statically)",
+    or "(…, library /…/libpython3.11.so.1.0)". Debian's python3 when the binary cannot say; the
+    session then stops, as the binary is missing (conftest.py)."""
+    try:
+        out = subprocess.run([str(GOWSGI), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        out = ""
+    match = re.search(r"^Python (\d+)\.(\d+)\S* \((.+), (linked statically|library /.+)\)$", out, re.M)
+    if match is None:
+        return (0, 0), "/usr/bin/python3", ""
+    return (int(match[1]), int(match[2])), match[3], match[4]
+
+
+# The Python that gowsgi embeds: the apps run in it, so the tests make virtualenvs with it and ask
+# it about the interpreter. The tests themselves run under Debian's python3, which has pytest and
+# requests; `make test-python` points GOWSGI_BINARY at a build that embeds another Python.
+PYTHON_VERSION, PYTHON, LINKAGE = _embedded_python()
+
+
+@functools.lru_cache(maxsize=None)
+def missing_modules(names):
+    """Those of names (a tuple) that the embedded Python cannot import: a test whose app needs one
+    skips (a Python built from source has no Flask or gevent, say)."""
+    if not names:
+        return []
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    try:\n"
+            "        importlib.import_module(name)\n"
+            "    except ImportError:\n"
+            "        print(name)\n")
+    result = subprocess.run([PYTHON, "-c", code, *names], env=server_env(), capture_output=True, text=True,
+                            timeout=120, check=True)
+    return result.stdout.split()
 
 
 def require_binary(binary=None):

@@ -17,6 +17,7 @@ from support import APPS, PYTHON, REPO_ROOT, server_env
 FLASK_HELLO = REPO_ROOT / "examples" / "flask-hello"
 
 
+@pytest.mark.needs("flask")
 def test_flask_hello_example(gowsgi):
     assert (FLASK_HELLO / "app.py").is_file(), f"{FLASK_HELLO / 'app.py'} is missing"
     server = gowsgi("app:app", cwd=FLASK_HELLO)
@@ -46,17 +47,20 @@ def flask_server(module_gowsgi, worker_class):
     return module_gowsgi("app:app", "-w", "1", *worker_class, cwd=APPS / "flaskapp")
 
 
+@pytest.mark.needs("flask")
 def test_flask_json_in_and_out(flask_server):
     response = requests.post(flask_server.url + "/json", json={"numbers": [1, 2, 39], "name": "caf\u00e9"}, timeout=15)
     assert response.status_code == 200
     assert response.json() == {"received": {"numbers": [1, 2, 39], "name": "caf\u00e9"}, "total": 42}
 
 
+@pytest.mark.needs("flask")
 def test_flask_form_post(flask_server):
     response = requests.post(flask_server.url + "/form", data={"a": ["1", "2"], "b": "x y&z"}, timeout=15)
     assert response.json() == {"fields": {"a": ["1", "2"], "b": ["x y&z"]}}
 
 
+@pytest.mark.needs("flask")
 def test_flask_multipart_upload(flask_server):
     content = os.urandom(300_000)
     response = requests.post(flask_server.url + "/upload", files={"file": ("data.bin", content)},
@@ -65,6 +69,7 @@ def test_flask_multipart_upload(flask_server):
                                "sha256": hashlib.sha256(content).hexdigest(), "note": "hello"}
 
 
+@pytest.mark.needs("flask")
 def test_flask_session_across_requests(flask_server):
     with requests.Session() as client:
         assert client.post(flask_server.url + "/session", data={"name": "ada"}, timeout=15).status_code == 200
@@ -75,6 +80,7 @@ def test_flask_session_across_requests(flask_server):
     assert fresh == {"name": None, "visits": 1}
 
 
+@pytest.mark.needs("flask")
 def test_flask_streaming_response(flask_server, tmp_path):
     release = tmp_path / "release"
     with rawhttp.Conn(flask_server.port) as conn:
@@ -88,6 +94,7 @@ def test_flask_streaming_response(flask_server, tmp_path):
     assert rest == b"line 0\nline 1\nline 2\nlast\n"
 
 
+@pytest.mark.needs("flask")
 def test_flask_not_found(flask_server):
     assert requests.get(flask_server.url + "/no/such/page", timeout=15).status_code == 404
 
@@ -110,6 +117,7 @@ def django_server(module_gowsgi, django_project, worker_class):
     return module_gowsgi("mysite.wsgi:application", "-w", "1", *worker_class, cwd=django_project)
 
 
+@pytest.mark.needs("django")
 def test_django_writes_and_reads_sqlite(django_server, django_project):
     texts = ["first note", "deuxi\u00e8me note"]
     ids = []
@@ -124,6 +132,7 @@ def test_django_writes_and_reads_sqlite(django_server, django_project):
     assert [t for (t,) in stored][-2:] == texts
 
 
+@pytest.mark.needs("django")
 def test_django_refuses_the_wrong_method_and_unknown_paths(django_server):
     assert requests.get(django_server.url + "/notes/add", timeout=15).status_code == 405
     assert requests.get(django_server.url + "/nowhere", timeout=15).status_code == 404

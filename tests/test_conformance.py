@@ -412,6 +412,7 @@ def test_client_gone_mid_upload_and_mid_download(server):
 # A real framework: Flask over the same engine
 
 
+@pytest.mark.needs("flask")
 def test_flask_head_matches_get_without_a_body(flask_server):
     get = rawhttp.get(flask_server.port, "/file")
     with rawhttp.Conn(flask_server.port) as conn:
@@ -426,6 +427,7 @@ def test_flask_head_matches_get_without_a_body(flask_server):
     assert hello.body == b"Hello, conformance!"
 
 
+@pytest.mark.needs("flask")
 def test_flask_conditional_and_range_requests(flask_server):
     data = bytes(range(256)) * 4096
     etag = rawhttp.get(flask_server.port, "/file").header("ETag")
@@ -444,6 +446,7 @@ def test_flask_conditional_and_range_requests(flask_server):
 
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl is installed by `make test`")
+@pytest.mark.needs("flask")
 def test_flask_request_stream_with_curl_chunked_upload(flask_server, tmp_path):
     upload = tmp_path / "up.bin"
     upload.write_bytes(b"z" * 1_500_000)
@@ -457,6 +460,7 @@ def test_flask_request_stream_with_curl_chunked_upload(flask_server, tmp_path):
     assert json.loads(done.stdout) == {"total": 1_500_000, "content_length": 1_500_000}
 
 
+@pytest.mark.needs("flask")
 def test_flask_crash_is_a_500_and_the_worker_lives(flask_server):
     response = rawhttp.get(flask_server.port, "/crash")
     assert response.status == 500

@@ -65,6 +65,7 @@ def pid(server):
     return rawhttp.get(server.port, "/").body
 
 
+@pytest.mark.needs("gevent")
 def test_the_app_is_imported_after_monkey_patching(gowsgi):
     server = gevent_server(gowsgi)
     where = json.loads(rawhttp.get(server.port, "/patched").body)
@@ -72,6 +73,7 @@ def test_the_app_is_imported_after_monkey_patching(gowsgi):
     assert where["socket"].startswith("gevent"), where
 
 
+@pytest.mark.needs("gevent")
 def test_five_hundred_sleeping_requests_run_at_once_in_one_worker(gowsgi, record_property):
     server = gevent_server(gowsgi)
     started = time.monotonic()
@@ -133,6 +135,7 @@ def upstream():
 
 
 @pytest.mark.parametrize("connections", [1000, 50])
+@pytest.mark.needs("gevent")
 def test_urllib_calls_to_an_upstream_run_at_once_up_to_worker_connections(gowsgi, upstream, connections):
     server = gevent_server(gowsgi, "--worker-connections", str(connections))
     started = time.monotonic()
@@ -149,6 +152,7 @@ def test_urllib_calls_to_an_upstream_run_at_once_up_to_worker_connections(gowsgi
         assert connections // 2 <= upstream.peak <= connections
 
 
+@pytest.mark.needs("gevent")
 def test_worker_connections_bounds_the_requests_in_greenlets(gowsgi):
     server = gevent_server(gowsgi, "--worker-connections", "3")
     responses = all_at_once(server.port, ["/sleep?s=1"] * 9)
@@ -156,6 +160,7 @@ def test_worker_connections_bounds_the_requests_in_greenlets(gowsgi):
     assert peak(server) == 3
 
 
+@pytest.mark.needs("gevent")
 def test_slow_clients_never_hold_the_hub(gowsgi):
     """A client that does not read a long response, and one that sends half its body and
     stops: other requests are answered meanwhile."""
@@ -176,6 +181,7 @@ def test_slow_clients_never_hold_the_hub(gowsgi):
     sender.close()
 
 
+@pytest.mark.needs("gevent")
 def test_large_upload_and_download(gowsgi):
     server = gevent_server(gowsgi)
     response = requests.post(server.url + "/read", data=b"u" * (30 << 20), timeout=60)
@@ -184,6 +190,7 @@ def test_large_upload_and_download(gowsgi):
     assert len(response.content) == 30 << 20
 
 
+@pytest.mark.needs("gevent")
 def test_greenlet_that_never_yields_is_interrupted_and_the_worker_serves_on(gowsgi):
     server = gevent_server(gowsgi, "--timeout", str(TIMEOUT))
     before = pid(server)
@@ -197,6 +204,7 @@ def test_greenlet_that_never_yields_is_interrupted_and_the_worker_serves_on(gows
     assert 'gevent_app.py", line' in log and ", in spin\n" in log and "while True" in log
 
 
+@pytest.mark.needs("gevent")
 def test_greenlet_waiting_past_the_timeout_gets_503_while_others_are_served(gowsgi):
     server = gevent_server(gowsgi, "--timeout", str(TIMEOUT))
     before = pid(server)
@@ -213,6 +221,7 @@ def test_greenlet_waiting_past_the_timeout_gets_503_while_others_are_served(gows
     assert pid(server) == before
 
 
+@pytest.mark.needs("gevent")
 def test_client_that_stops_reading_past_the_timeout_loses_its_response_not_the_worker(gowsgi):
     """The request cannot be interrupted while gowsgi waits to send to the client; its
     greenlet gets RequestTimeout when it next runs, and the response is cut off."""
@@ -229,6 +238,7 @@ def test_client_that_stops_reading_past_the_timeout_loses_its_response_not_the_w
     server.wait_log("ended by its timeout")
 
 
+@pytest.mark.needs("gevent")
 def test_hub_blocked_in_c_gets_its_worker_replaced_while_the_other_serves(gowsgi):
     server = gowsgi(APP, "-w", "2", "-k", "gevent", "--timeout", str(TIMEOUT))
     server.wait_workers(2)
@@ -261,6 +271,7 @@ def test_hub_blocked_in_c_gets_its_worker_replaced_while_the_other_serves(gowsgi
     server.wait_workers(2)
 
 
+@pytest.mark.needs("gevent")
 def test_hub_blocked_without_a_request_gets_its_worker_replaced(gowsgi):
     server = gowsgi("gevent_stall_app:app", "-w", "1", "-k", "gevent", "--timeout", str(TIMEOUT))
     [first] = server.wait_workers(1)
@@ -270,6 +281,7 @@ def test_hub_blocked_without_a_request_gets_its_worker_replaced(gowsgi):
     assert wait_for(lambda: (lambda pids: pids and first not in pids)(server.workers()), 15)
 
 
+@pytest.mark.needs("gevent")
 def test_term_lets_the_greenlets_in_flight_finish(gowsgi):
     server = gevent_server(gowsgi)
     pid(server)  # the worker serves: what is sent now is accepted before the stop

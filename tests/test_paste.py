@@ -2,6 +2,7 @@
 --paste-global's KEY=VALUE pairs in its global_conf, and a [loggers] section of the file
 configures the app's Python logging, as gunicorn's --paste does."""
 
+import pytest
 import requests
 
 from support import APPS, free_port, run_gowsgi, wait_for
@@ -45,6 +46,7 @@ format = %(name)s: %(message)s
 """
 
 
+@pytest.mark.needs("paste.deploy")
 def test_paste_loads_the_main_app_with_global_conf(gowsgi, tmp_path):
     ini = tmp_path / "site.ini"
     ini.write_text(PASTE_INI)
@@ -55,12 +57,14 @@ def test_paste_loads_the_main_app_with_global_conf(gowsgi, tmp_path):
     assert seen["global"] == {"__file__": str(ini), "here": str(tmp_path), "name": "world", "a=b": "c"}
 
 
+@pytest.mark.needs("paste.deploy")
 def test_paste_section_and_a_relative_path(gowsgi, tmp_path):
     (tmp_path / "site.ini").write_text(PASTE_INI)
     server = gowsgi(None, "--paste", "site.ini#admin", "--pythonpath", str(APPS), cwd=tmp_path)
     assert requests.get(server.url + "/", timeout=10).json()["local"] == {"which": "admin"}
 
 
+@pytest.mark.needs("paste.deploy")
 def test_the_paste_files_logging_sections_configure_python_logging(gowsgi, tmp_path):
     ini = tmp_path / "site.ini"
     ini.write_text(PASTE_INI + LOGGING_INI)
@@ -70,6 +74,7 @@ def test_the_paste_files_logging_sections_configure_python_logging(gowsgi, tmp_p
     assert wait_for(lambda: log.exists() and "pasted: pasted app got /logged" in log.read_text(), 10)
 
 
+@pytest.mark.needs("paste.deploy")
 def test_a_missing_paste_section_stops_the_start(tmp_path):
     ini = tmp_path / "site.ini"
     ini.write_text(PASTE_INI)

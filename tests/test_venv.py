@@ -2,6 +2,7 @@
 own, is used with --virtualenv, with VIRTUAL_ENV, and by a gowsgi installed in its bin directory;
 a virtualenv of another Python version is refused."""
 
+import json
 import os
 import re
 import shutil
@@ -27,22 +28,33 @@ def venv(tmp_path_factory):
     return path
 
 
-def check_served_from(server, venv):
+@pytest.fixture(scope="module")
+def base_site_packages():
+    """The embedded Python's own site-packages directories, which --system-site-packages keeps."""
+    found = subprocess.run([PYTHON, "-c", "import json, os, site; "
+                            "print(json.dumps([p for p in site.getsitepackages() if os.path.isdir(p)]))"],
+                           check=True, capture_output=True, text=True).stdout
+    directories = json.loads(found)
+    assert directories, f"{PYTHON} has no site-packages directory"
+    return directories
+
+
+def check_served_from(server, venv, base_site_packages):
     info = requests.get(server.url + "/", timeout=15).json()
     assert info["marker"] == MARKER
     assert os.path.realpath(info["module_file"]).startswith(os.path.realpath(venv) + os.sep)
     assert os.path.realpath(info["prefix"]) == os.path.realpath(venv)
-    assert not info["flask_file"].startswith(str(venv))
+    assert [p for p in base_site_packages if p not in info["path"]] == []
 
 
-def test_virtualenv_flag(gowsgi, venv):
+def test_virtualenv_flag(gowsgi, venv, base_site_packages):
     server = gowsgi("venv_app:app", "--virtualenv", str(venv))
-    check_served_from(server, venv)
+    check_served_from(server, venv, base_site_packages)
 
 
-def test_virtual_env_variable(gowsgi, venv):
+def test_virtual_env_variable(gowsgi, venv, base_site_packages):
     server = gowsgi("venv_app:app", env={"VIRTUAL_ENV": str(venv)})
-    check_served_from(server, venv)
+    check_served_from(server, venv, base_site_packages)
 
 
 def test_without_the_virtualenv_the_module_is_missing(venv):

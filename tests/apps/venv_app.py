@@ -1,9 +1,9 @@
-"""Imports flask (a system package) and venv_only_module (only in the test's virtualenv)."""
+"""Imports venv_only_module (only in the test's virtualenv) and shows sys.path, which keeps the
+base Python's site-packages in a virtualenv made with --system-site-packages."""
 
 import json
 import sys
 
-import flask
 import venv_only_module
 
 
@@ -12,7 +12,7 @@ def app(environ, start_response):
         "marker": venv_only_module.MARKER,
         "module_file": venv_only_module.__file__,
         "prefix": sys.prefix,
-        "flask_file": flask.__file__,
+        "path": sys.path,
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
