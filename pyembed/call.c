@@ -60,13 +60,17 @@ static void init_byte_class(void) {
     }
 }
 
-/* latin1_text checks that a header text is a str of one-byte characters without control
+/* check_text checks that a header text is a str of one-byte characters without control
  * characters (HTAB aside), so it can go on the wire as it is. */
 static int check_text(PyObject *s, const char *what, int token) {
     if (!PyUnicode_Check(s)) {
         PyErr_Format(PyExc_TypeError, "%s must be str, not %.100s", what, Py_TYPE(s)->tp_name);
         return -1;
     }
+    /* Until 3.12, a str that a C extension made through the Py_UNICODE API keeps its characters
+     * elsewhere until it is readied; from 3.12 every str is ready and this does nothing. */
+    if (PyUnicode_READY(s) < 0)
+        return -1;
     if (PyUnicode_KIND(s) != PyUnicode_1BYTE_KIND) {
         PyErr_Format(PyExc_ValueError, "%s %R is not latin-1", what, s);
         return -1;

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import rawhttp
-from support import SyscallTrace, wait_for
+from support import PYTHON_VERSION, SyscallTrace, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,13 @@ def test_status_and_reason_are_passed_through(server):
 def test_latin1_header_value_goes_out_as_latin1_bytes(server):
     response = get(server, "/latin1-header")
     assert b"\r\nX-Latin: caf\xe9\r\n" in response.raw
+
+
+@pytest.mark.skipif(PYTHON_VERSION >= (3, 12), reason="Python 3.12 removed the Py_UNICODE API")
+def test_status_and_headers_made_through_the_old_unicode_api_go_out(server):
+    response = get(server, "/legacy-strings")
+    assert response.raw.startswith(b"HTTP/1.1 203 Legacy\r\n")
+    assert b"\r\nX-Legacy: caf\xe9\r\n" in response.raw
 
 
 def test_repeated_response_headers_stay_separate(server):
