@@ -21,10 +21,20 @@ PYTHON ?= $(shell version=$$(pkg-config --modversion python3-embed 2>/dev/null) 
 	&& echo "$$(pkg-config --variable=exec_prefix python3-embed)/bin/python$$version" \
 	|| echo /usr/bin/python3)
 
-# The environment of the Go commands that build pyembed: it links the embedded Python
-# statically when its static library is installed (python3-dev brings Debian's), which makes
-# Python's own code faster (pyembed/link_static.go), else the shared library pkg-config names.
-GO_ENV = $(shell $(PYTHON) pyembed/linkflags.py)
+# How the Go commands link pyembed with PYTHON: static links its libpython archive into the
+# binary, which makes Python's own code faster (pyembed/link_static.go); shared links its shared
+# libpython, found at run time through a run path to its directory (pyembed/link_shared.go).
+# Empty takes the archive when that Python has one (python3-dev brings Debian's), else the
+# shared library. Either way the headers and the library are PYTHON's own.
+PYTHON_LINK ?=
+
+# Where `make build` writes the binary.
+BINARY ?= bin/gowsgi
+
+# The environment of the Go commands that build pyembed, as a prefix of the command: it stops
+# the recipe when PYTHON cannot be linked as PYTHON_LINK asks (pyembed/linkflags.py says why)
+# rather than let cgo fall back to whichever python3-embed pkg-config finds.
+GO_ENV = link_env="$$($(PYTHON) pyembed/linkflags.py $(PYTHON_LINK))" && eval "export $$link_env" &&
 
 # The fuzz targets make test runs after the unit tests, as package/target, one go test each (it
 # takes one -fuzz pattern), FUZZ_TIME each on top of their seed corpora in the package's
@@ -34,14 +44,23 @@ FUZZ_TARGETS := httpwire/FuzzRequestHead httpwire/FuzzChunkedBody httpwire/FuzzP
 FUZZ_TIME ?= 15s
 FUZZ_MINIMIZE ?= 3s
 
-# Where make build writes the binary.
-BINARY ?= bin/gowsgi
-
 # make wheel builds the binary for PYTHON in a directory of its own (bin/gowsgi, which the
 # tests run, is left alone) and packages it with packaging/wheel.py as a wheel in DIST that pip
 # installs into a virtualenv of that Python.
 DIST ?= dist
 WHEEL_BUILD ?= build/py$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+# What make test-python runs against a build for PYTHON: the Go tests of the packages that run
+# Python, and the pytest files that serve apps with the embedded interpreter. Their tests of apps
+# that need Flask, gevent, Django or PasteDeploy skip where that Python cannot import them.
+PYTHON_GO_PACKAGES := ./pyembed/ ./wsgi/
+PYTHON_PYTEST_FILES := $(addprefix tests/,test_environ.py test_input.py test_response.py test_apps.py \
+	test_embedding.py test_hooks.py test_timeout.py test_signals_crash.py test_preload.py \
+	test_lifecycle.py test_python_logging.py test_venv.py test_cli.py)
+
+# pytest runs under Debian's python3, which has pytest and requests, whichever Python gowsgi
+# embeds: the tests reach gowsgi from outside and ask it which Python it embeds.
+PYTEST := /usr/bin/python3 -m pytest
 
 # Extra options for bench/bench.py, e.g. make bench BENCH_FLAGS="--duration 5 --only gowsgi".
 BENCH_FLAGS ?=
@@ -65,7 +84,7 @@ define apt_install
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: go-check build-deps deps bench-deps build wheel run test test-matrix bench bench-preload clean
+.PHONY: go-check build-deps deps bench-deps build wheel run test test-python test-matrix bench bench-preload clean
 
 go-check:
 	@command -v go >/dev/null 2>&1 || { \
@@ -103,12 +122,20 @@ test: deps build
 		$(GO_ENV) go test -run '^$$' -fuzz "^$${target#*/}\$$" -fuzztime $(FUZZ_TIME) \
 			-fuzzminimizetime $(FUZZ_MINIMIZE) "./$${target%/*}/" || exit 1; \
 	done
-	$(PYTHON) -m pytest tests
-	$(PYTHON) tests/matrix.py
+	$(PYTEST) tests
+	/usr/bin/python3 tests/matrix.py
 
 # The version matrix alone: see tests/matrix.py.
 test-matrix: deps
-	$(PYTHON) tests/matrix.py
+	/usr/bin/python3 tests/matrix.py
+
+# make test-python PYTHON=/path/to/python3.X [PYTHON_LINK=static|shared] [BINARY=PATH] builds
+# gowsgi for that Python into BINARY, by default build/pythonX.Y.Z-LINK/gowsgi so that the
+# bin/gowsgi the main suite runs stays Debian's, then runs the tests above against it.
+test-python: BINARY = build/python$(shell $(PYTHON) -c 'import platform; print(platform.python_version())')-$(or $(PYTHON_LINK),auto)/gowsgi
+test-python: deps build
+	$(GO_ENV) go test $(PYTHON_GO_PACKAGES)
+	GOWSGI_BINARY=$(abspath $(BINARY)) GOWSGI_TEST_LINK=$(PYTHON_LINK) $(PYTEST) $(PYTHON_PYTEST_FILES)
 
 bench: bench-deps build
 	$(PYTHON) bench/bench.py $(BENCH_FLAGS)

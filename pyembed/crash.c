@@ -16,7 +16,7 @@
  * handler installed before Go started, because Go forwards only SIGSEGV, SIGBUS and SIGFPE and
  * ends on SIGILL in C code itself; the test here treats the five signals alike. Go's code is
  * where Go's runtime says its code is, between runtime.text and runtime.etext (crash.go). */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "pyembed.h"
 #include <signal.h>
 #include <ucontext.h>

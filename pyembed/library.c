@@ -2,7 +2,7 @@
 
 /* The shared libpython's own path, for --version and for finding the interpreter beside it
  * (link_shared.go). */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "pyembed.h"
 #include <dlfcn.h>
 

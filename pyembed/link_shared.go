@@ -1,9 +1,11 @@
 //go:build !pystatic
 
+// The shared builds load libpython at run time: the one pyembed/linkflags.py names (the pyshared
+// tag), or the one pkg-config's python3-embed names in a plain `go build` (link_pkgconfig.go).
+
 package pyembed
 
 /*
-#cgo pkg-config: python3-embed
 #include "pyembed.h"
 */
 import "C"

@@ -11,7 +11,7 @@
  * Workers are forked with CLONE_PARENT: they are the master's children, not the fork server's,
  * so the master waits for them and signals them as it does the workers it starts itself, and
  * they die with it (PR_SET_PDEATHSIG) as those do. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1
 #include "pyembed.h"
 #include <dirent.h>
 #include <errno.h>
