@@ -13,6 +13,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"unsafe"
 )
@@ -76,9 +77,18 @@ func Describe() string {
 
 // Executable is sys.executable of the running interpreter.
 func Executable() string {
+	defer lockThread()()
 	C.gw_enter()
 	defer C.gw_leave()
 	return takeString(C.gw_sys_executable())
+}
+
+// lockThread keeps the calling goroutine on its OS thread until the function it returns is
+// called: a thread state and the GIL belong to a thread, so gw_enter and the gw_leave after it,
+// which are separate cgo calls, must run on the same one.
+func lockThread() (unlock func()) {
+	runtime.LockOSThread()
+	return runtime.UnlockOSThread
 }
 
 // LoadError says why the application could not be loaded.
@@ -109,9 +119,11 @@ func LoadApp(module, attr string, call bool, args string) (*App, error) {
 	if call {
 		ccall = 1
 	}
+	unlock := lockThread()
 	C.gw_enter()
 	obj := C.gw_load_app(cm, ca, ccall, cargs, &kind, &msg)
 	C.gw_leave()
+	unlock()
 	if obj == nil {
 		return nil, &LoadError{Kind: takeString(kind), Detail: takeString(msg)}
 	}
