@@ -84,7 +84,7 @@ define apt_install
 endef
 
 .DEFAULT_GOAL := build
-.PHONY: go-check build-deps deps bench-deps build wheel run test test-python test-matrix bench bench-preload clean
+.PHONY: go-check build-deps deps bench-deps build wheel run test test-python test-python-go test-matrix bench bench-preload clean
 
 go-check:
 	@command -v go >/dev/null 2>&1 || { \
@@ -129,12 +129,16 @@ test: deps build
 test-matrix: deps
 	/usr/bin/python3 tests/matrix.py
 
+# make test-python-go PYTHON=/path/to/python3.X [PYTHON_LINK=...] runs the Go tests of the
+# packages that call Python's C API, linked with that Python (the version matrix runs it for each).
+test-python-go: build-deps
+	$(GO_ENV) go test $(PYTHON_GO_PACKAGES)
+
 # make test-python PYTHON=/path/to/python3.X [PYTHON_LINK=static|shared] [BINARY=PATH] builds
 # gowsgi for that Python into BINARY, by default build/pythonX.Y.Z-LINK/gowsgi so that the
 # bin/gowsgi the main suite runs stays Debian's, then runs the tests above against it.
 test-python: BINARY = build/python$(shell $(PYTHON) -c 'import platform; print(platform.python_version())')-$(or $(PYTHON_LINK),auto)/gowsgi
-test-python: deps build
-	$(GO_ENV) go test $(PYTHON_GO_PACKAGES)
+test-python: deps build test-python-go
 	GOWSGI_BINARY=$(abspath $(BINARY)) GOWSGI_TEST_LINK=$(PYTHON_LINK) $(PYTEST) $(PYTHON_PYTEST_FILES)
 
 bench: bench-deps build

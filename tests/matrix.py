@@ -8,7 +8,9 @@ $PYENV_ROOT/versions (~/.pyenv by default), and says which of those versions are
 each Python, one after another, in build/matrix/LABEL (its own binary and wheel: Debian's 3.11
 and a pyenv 3.11 make wheels of the same name):
 
-1. `make wheel PYTHON=...`;
+1. `make test-python-go PYTHON=...`: the Go tests of the packages that call the C API, linked
+   with that Python, so that what differs between versions is tested on each;
+   then `make wheel PYTHON=...`;
 2. a fresh virtualenv of that Python (Debian's with --system-site-packages, which has Flask and
    gevent) and `pip install --no-index` of the wheel;
 3. VENV/bin/gowsgi, with no virtualenv named, serves tests/apps/matrix_app.py and answers one
@@ -40,7 +42,7 @@ from support import APPS, PYTHON, REPO_ROOT, ServerFactory  # noqa: E402
 WORK = REPO_ROOT / "build" / "matrix"
 PYENV_MINORS = range(9, 14)
 SUBSET = ["tests/test_environ.py", "tests/test_input.py", "tests/test_response.py"]
-STEPS = ("wheel", "install", "requests", "pytest")
+STEPS = ("go tests", "wheel", "install", "requests", "pytest")
 
 
 class StepFailed(Exception):
@@ -82,6 +84,10 @@ def python_version(python):
 
 def imports(venv_python, module):
     return subprocess.run([venv_python, "-c", f"import {module}"], capture_output=True, timeout=120).returncode == 0
+
+
+def go_tests(python, log):
+    run(["make", "--no-print-directory", "test-python-go", f"PYTHON={python}"], log, "go tests", cwd=REPO_ROOT)
 
 
 def build_wheel(python, work, log):
@@ -158,6 +164,7 @@ def check(label, python):
             times[step] = time.monotonic() - begun
 
     try:
+        timed("go tests", go_tests, python, log)
         wheel = timed("wheel", build_wheel, python, work, log)
         notes.append(wheel.name)
         installed = timed("install", install, python, label, wheel, work / "venv", log)
