@@ -4,7 +4,6 @@ a virtualenv of another Python version is refused."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support import GOWSGI, PYTHON, free_port, run_gowsgi
+from support import GOWSGI, PYTHON, PYTHON_VERSION, free_port, run_gowsgi
 
 MARKER = "only in the test virtualenv"
 
@@ -64,19 +63,12 @@ def test_without_the_virtualenv_the_module_is_missing(venv):
     assert "venv_only_module" in result.stderr
 
 
-def test_gowsgi_installed_in_the_virtualenv_uses_it(gowsgi, venv):
+def test_gowsgi_installed_in_the_virtualenv_uses_it(gowsgi, venv, base_site_packages):
     # Where pip puts it from the wheel, with neither --virtualenv nor VIRTUAL_ENV.
     installed = venv / "bin" / "gowsgi"
     shutil.copy2(GOWSGI, installed)
     server = gowsgi("venv_app:app", binary=installed)
-    check_served_from(server, venv)
-
-
-def embedded_python():
-    """The major and minor version of the Python bin/gowsgi embeds, from its --version."""
-    version = run_gowsgi("--version").stdout
-    major, minor = re.search(r"^Python (\d+)\.(\d+)\.", version, re.M).groups()
-    return int(major), int(minor)
+    check_served_from(server, venv, base_site_packages)
 
 
 @pytest.fixture
@@ -84,7 +76,7 @@ def other_python_venv(tmp_path):
     """A virtualenv of the next Python version, as python -m venv writes its pyvenv.cfg, with
     gowsgi installed in it. Unrefused, Python would quietly fall back to its own prefix and
     leave out the virtualenv's site-packages."""
-    major, minor = embedded_python()
+    major, minor = PYTHON_VERSION
     path = tmp_path / "other"
     (path / "bin").mkdir(parents=True)
     (path / "pyvenv.cfg").write_text(f"home = /opt/python{major}.{minor + 1}/bin\n"
