@@ -18,9 +18,14 @@ func (h *Handler) countBegin(ex *exchange) {
 	}
 }
 
-// countEnd counts the request answered, took after the app was called.
-func (h *Handler) countEnd(ex *exchange, took time.Duration) {
+// countEnd counts the request answered: ran says the app was called, at ex.start, else it took
+// no time. The clock is read only when something counts.
+func (h *Handler) countEnd(ex *exchange, ran bool) {
 	if h.metrics != nil {
+		var took time.Duration
+		if ran {
+			took = time.Since(ex.start)
+		}
 		status, body := ex.outcome()
 		h.metrics.End(ex.req.Method, status, took, body)
 	}

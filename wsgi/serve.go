@@ -119,7 +119,7 @@ func (h *Handler) Serve(req *httpwire.Request, w httpwire.ResponseWriter) {
 	if st.Kind == pyembed.StepError {
 		h.fail(ex, st.Err)
 	}
-	h.countEnd(ex, time.Since(ex.start))
+	h.countEnd(ex, true)
 	if h.access != nil {
 		h.access.end(h, ex, call)
 	}
@@ -255,7 +255,7 @@ func (h *Handler) refuse(ex *exchange, answer *errorAnswer) {
 	ex.w.WriteHeader(answer.status, answer.code, answer.header)
 	ex.w.Write(answer.body)
 	ex.access.answer = answer
-	h.countEnd(ex, 0)
+	h.countEnd(ex, false)
 	if h.access != nil {
 		ex.start = time.Now()
 		h.access.end(h, ex, nil)
